@@ -1,0 +1,329 @@
+"""The command line: arguments → config → crawler; our root error → message and exit code.
+
+Exit codes: 0 finished (failures parked in the DLQ are not an error), 1 unexpected error,
+2 bad configuration or usage, 3 the state dir's lock is held by another run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from crawler.config import Config, load_config
+from crawler.errors import ConfigError, CrawlerError, LockHeldError
+from crawler.records import DLQEntry
+from crawler.storage.base import Storage
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+log = logging.getLogger("crawler")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as ConfigError (exit code 2, one message shape)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError("command line", " ".join(sys.argv[1:]), message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="crawler", description="An LLM-assisted adaptive web crawler.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--config", metavar="PATH", help="config.toml to use (default: built-in)")
+        sp.add_argument("--state-dir", metavar="DIR", help="frontier, DLQ and lock live here")
+        sp.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    run = sub.add_parser("run", help="crawl from seed URLs (resumes an existing state dir)")
+    run.add_argument("seeds", nargs="+", metavar="SEED_URL")
+    common(run)
+    run.add_argument("--out", metavar="PATH", help="results JSONL (appended)")
+    run.add_argument("--summary-json", metavar="PATH", help="where the summary JSON goes")
+    run.add_argument("--max-pages", type=_positive_int, metavar="N")
+    run.add_argument("--max-depth", type=_positive_int, metavar="N")
+    run.add_argument("--concurrency", type=_positive_int, metavar="N")
+    run.add_argument("--per-host-concurrency", type=_positive_int, metavar="N")
+    run.add_argument("--no-llm", action="store_true", help="rules only; never call the LLM")
+
+    demo = sub.add_parser("demo", help="crawl a built-in local site with injected faults")
+    demo.add_argument("--no-llm", action="store_true", help="do not start the local model")
+    demo.add_argument("--keep", metavar="DIR", help="keep the state and results in DIR")
+
+    stats = sub.add_parser("stats", help="frontier and DLQ counts of a state dir")
+    common(stats)
+    stats.add_argument("--json", action="store_true")
+
+    dlq = sub.add_parser("dlq", help="inspect and act on the dead-letter queue")
+    dsub = dlq.add_subparsers(dest="dlq_command", required=True, parser_class=_Parser)
+    ls = dsub.add_parser("list", help="list entries")
+    common(ls)
+    ls.add_argument("--category")
+    ls.add_argument("--host", help="host:port")
+    ls.add_argument("--since", help="ISO 8601 time: entries that failed last at or after it")
+    ls.add_argument("--json", action="store_true")
+    show = dsub.add_parser("show", help="one entry in full")
+    common(show)
+    show.add_argument("id", type=int)
+    retry = dsub.add_parser("retry", help="re-queue entries and crawl them")
+    common(retry)
+    retry.add_argument("ids", nargs="*", type=int, metavar="ID")
+    retry.add_argument("--all", action="store_true")
+    retry.add_argument("--no-llm", action="store_true")
+    purge = dsub.add_parser("purge", help="delete entries")
+    common(purge)
+    purge.add_argument("ids", nargs="*", type=int, metavar="ID")
+    purge.add_argument("--all", action="store_true")
+    export = dsub.add_parser("export", help="entries as JSONL")
+    common(export)
+    export.add_argument("--out", metavar="PATH", help="file to write (default: stdout)")
+    return p
+
+
+def _config_for(args: argparse.Namespace) -> Config:
+    overrides: dict[str, Any] = {}
+    flags = {
+        "state_dir": "crawl.state_dir",
+        "out": "crawl.out",
+        "summary_json": "crawl.summary_json",
+        "max_pages": "crawl.max_pages",
+        "max_depth": "crawl.max_depth",
+        "concurrency": "crawl.concurrency",
+        "per_host_concurrency": "crawl.per_host_concurrency",
+        "log_level": "log.level",
+    }
+    for attr, key in flags.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            overrides[key] = value
+    if getattr(args, "no_llm", False):
+        overrides["llm.enabled"] = False
+    return load_config(getattr(args, "config", None), overrides)
+
+
+def _setup_logging(cfg: Config) -> None:
+    handler: logging.Handler
+    if cfg.log.file:
+        handler = logging.FileHandler(cfg.log.file, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(cfg.log.format))
+    root = logging.getLogger("crawler")
+    root.handlers[:] = [handler]
+    root.setLevel(cfg.log.level)
+    root.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "demo":
+            from crawler.demo import run_demo
+
+            return asyncio.run(run_demo(no_llm=args.no_llm, keep=args.keep))
+        cfg = _config_for(args)
+        _setup_logging(cfg)
+        if args.command == "run":
+            return _run_crawl(cfg, args.seeds)
+        state_dir = _existing_state_dir(cfg)
+        if args.command == "stats":
+            return asyncio.run(_stats(cfg, state_dir, as_json=args.json))
+        return asyncio.run(_dlq(cfg, state_dir, args))
+    except ConfigError as exc:
+        print(f"crawler: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LockHeldError as exc:
+        print(f"crawler: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except CrawlerError as exc:
+        print(f"crawler: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("crawler: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+
+
+# -- run -----------------------------------------------------------------------------------------
+def _run_crawl(cfg: Config, seeds: Sequence[str]) -> int:
+    try:
+        import uvloop  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return asyncio.run(_crawl(cfg, seeds))
+    return int(uvloop.run(_crawl(cfg, seeds)))
+
+
+async def _crawl(cfg: Config, seeds: Sequence[str]) -> int:
+    from crawler.crawler import AdaptiveCrawler
+    from crawler.progress import Progress
+
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    async with AdaptiveCrawler(cfg) as crawler:
+        signals = 0
+
+        def on_signal(signame: str) -> None:
+            nonlocal signals
+            signals += 1
+            if signals == 1:
+                log.warning("%s received: finishing in-flight requests (again to force)", signame)
+                crawler.request_stop()
+            elif main_task is not None:
+                main_task.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal, sig.name)
+        try:
+            async with Progress(crawler, enabled=sys.stderr.isatty()):
+                summary = await crawler.run(seeds)
+        except asyncio.CancelledError:
+            print("crawler: forced stop; state saved up to the last commit", file=sys.stderr)
+            return EXIT_ERROR
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+    _print_summary(summary.to_dict(), str(crawler.summary_path))
+    return EXIT_OK
+
+
+def _print_summary(summary: dict[str, Any], path: str) -> None:
+    keys = [
+        "pages_ok",
+        "pages_failed",
+        "requests",
+        "retries",
+        "llm_calls",
+        "dlq_items",
+        "duration_s",
+    ]
+    line = ", ".join(f"{k}={summary[k]}" for k in keys)
+    print(f"crawl finished: {line}", file=sys.stderr)
+    if summary.get("breakers"):
+        print(f"circuit breakers: {json.dumps(summary['breakers'])}", file=sys.stderr)
+    print(f"summary written to {path}", file=sys.stderr)
+
+
+# -- stats and dlq -------------------------------------------------------------------------------
+def _existing_state_dir(cfg: Config) -> Path:
+    state_dir = Path(cfg.crawl.state_dir)
+    if not (state_dir / "lock").exists() and not any(state_dir.glob("state.*")):
+        raise ConfigError("--state-dir", str(state_dir), "the state directory of an earlier run")
+    return state_dir
+
+
+@contextlib.asynccontextmanager
+async def _open_state(cfg: Config, state_dir: Path) -> AsyncIterator[Storage]:
+    """The state dir's storage under its lock, for commands that are not a crawl."""
+    from crawler.lock import StateLock
+    from crawler.storage import open_storage
+
+    with StateLock(state_dir):
+        storage = open_storage(cfg.storage.backend, state_dir, cfg.storage.redis_url)
+        await storage.open()
+        try:
+            yield storage
+        finally:
+            await storage.close()
+
+
+async def _stats(cfg: Config, state_dir: Path, *, as_json: bool) -> int:
+    async with _open_state(cfg, state_dir) as storage:
+        counts = await storage.counts()
+        entries = await storage.dlq_list()
+    by_category: dict[str, int] = {}
+    for e in entries:
+        cat = str(e.error.get("category", "UNKNOWN"))
+        by_category[cat] = by_category.get(cat, 0) + 1
+    data = {
+        "pending": counts.pending,
+        "done": counts.done,
+        "dead": counts.dead,
+        "dlq_items": len(entries),
+        "dlq_by_category": by_category,
+    }
+    if as_json:
+        print(json.dumps(data, indent=2))
+    else:
+        for k, v in data.items():
+            print(f"{k}: {v}")
+    return EXIT_OK
+
+
+async def _dlq(cfg: Config, state_dir: Path, args: argparse.Namespace) -> int:
+    cmd = args.dlq_command
+    if cmd in ("retry", "purge") and not args.all and not args.ids:
+        raise ConfigError(f"dlq {cmd}", "", "--all or at least one entry ID")
+    if cmd == "retry":
+        return await _dlq_retry(cfg, state_dir, None if args.all else list(args.ids))
+    async with _open_state(cfg, state_dir) as storage:
+        if cmd == "list":
+            entries = await storage.dlq_list(args.category, args.host, args.since)
+            _print_entries(entries, as_json=args.json)
+        elif cmd == "show":
+            entry = await storage.dlq_get(args.id)
+            if entry is None:
+                raise ConfigError("ID", args.id, "the id of an existing DLQ entry")
+            print(json.dumps(entry.to_dict(), indent=2, ensure_ascii=False))
+        elif cmd == "purge":
+            n = await storage.dlq_purge(None if args.all else list(args.ids))
+            await storage.commit()
+            print(f"purged {n} entries", file=sys.stderr)
+        elif cmd == "export":
+            entries = await storage.dlq_list()
+            text = "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in entries)
+            if args.out:
+                await asyncio.to_thread(Path(args.out).write_text, text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+            print(f"exported {len(entries)} entries", file=sys.stderr)
+    return EXIT_OK
+
+
+def _print_entries(entries: Sequence[DLQEntry], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([e.to_dict() for e in entries], indent=2, ensure_ascii=False))
+        return
+    if not entries:
+        print("the dead-letter queue is empty")
+        return
+    for e in entries:
+        err = e.error
+        status = err.get("status_code")
+        print(
+            f"{e.id:>5}  {err.get('category', '?'):<10} {status if status is not None else '-':>4}"
+            f"  attempts={e.attempts}  {e.url}  — {err.get('message', '')}"
+        )
+
+
+async def _dlq_retry(cfg: Config, state_dir: Path, ids: list[int] | None) -> int:
+    from crawler.crawler import AdaptiveCrawler
+
+    if not cfg.crawl.out:
+        # Results of a retry go where the crawl that filled the DLQ wrote its own.
+        async with _open_state(cfg, state_dir) as storage:
+            out = await storage.get_meta("out_path")
+        if out:
+            cfg = cfg.model_copy(update={"crawl": cfg.crawl.model_copy(update={"out": out})})
+    async with AdaptiveCrawler(cfg) as crawler:
+        n = await crawler.storage.dlq_requeue(ids)
+        await crawler.storage.commit()
+        print(f"re-queued {n} entries", file=sys.stderr)
+        summary = await crawler.run([])
+    _print_summary(summary.to_dict(), str(crawler.summary_path))
+    return EXIT_OK

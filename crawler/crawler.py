@@ -1,0 +1,937 @@
+"""``AdaptiveCrawler``: composes fetch, parse, storage, hosts and the failure path; runs workers.
+
+One URL's way (ARCHITECTURE.md): ``storage.lease`` → may its host be asked now (robots.txt,
+breaker, Retry-After pause, throttle slot)? no → ``nack(not_before)``, not an attempt → yes →
+``Fetcher.fetch`` → ok: parse, stage the record, ``ack``, add the links | error:
+``_handle_error`` → ``nack(not_before)`` (a durable retry) or ``dead_letter``. Nothing sleeps in
+a worker while it waits for a host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from crawler.analysis import Analyser, RuleAnalyser
+from crawler.analytics import ErrorAnalytics
+from crawler.breaker import CircuitBreaker
+from crawler.config import Config, load_config
+from crawler.errors import (
+    BlockedPage,
+    ConfigError,
+    FetchError,
+    HostGivenUp,
+    RedirectError,
+    RobotsDisallowed,
+)
+from crawler.failures import classify, looks_blocked
+from crawler.fetch import Fetcher, FetchLimits, Response
+from crawler.hosts import HostRegistry, HostState
+from crawler.lock import StateLock
+from crawler.output import JsonlSink
+from crawler.parse import decode_body, is_html, media_type, parse_html, select_fields
+from crawler.policy import RetryBudget, RetryPolicy
+from crawler.records import (
+    Action,
+    Analysis,
+    Category,
+    DLQEntry,
+    FailureRecord,
+    PageRecord,
+    Severity,
+)
+from crawler.robots import ROBOTS_MAX_REDIRECTS, robots_url, rules_from_body, rules_from_failure
+from crawler.storage import Lease, Storage, open_storage
+from crawler.throttle import Throttle
+from crawler.urls import Scope, host_key, normalize
+
+log = logging.getLogger("crawler")
+
+SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+LEASE_BATCH = 32
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def redact(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: ("<redacted>" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+@dataclass(slots=True)
+class CrawlSummary:
+    """What one invocation did; ``pages_ok`` and ``dlq_items`` are totals for the state dir."""
+
+    pages_ok: int = 0
+    pages_failed: int = 0
+    requests: int = 0
+    retries: int = 0
+    llm_calls: int = 0
+    dlq_items: int = 0
+    breakers: dict[str, str] = field(default_factory=dict)
+    duration_s: float = 0.0
+    pages_stored: int = 0  # stored by this invocation
+    pending: int = 0  # left in the frontier (e.g. after a stop or max_pages)
+    llm_cache_hits: int = 0
+    llm_rejected: int = 0
+    stopped: bool = False  # ended by a signal / request_stop()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class CrawlResult:
+    """``crawl(url)``: the stored page, or the last ``_handle_error`` result when it failed."""
+
+    url: str
+    page: PageRecord | None
+    failure: dict[str, Any] | None = None
+    dead_lettered: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.page is not None
+
+
+class AdaptiveCrawler:
+    """An async context manager that owns its session, storage, LLM client and workers.
+
+    >>> async with AdaptiveCrawler(load_config("config.toml")) as crawler:
+    ...     summary = await crawler.run(["https://example.com/"])
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        analyser: Analyser | None = None,
+    ) -> None:
+        self.config = config or load_config()
+        self._clock = clock
+        self._rng = rng or random.Random()
+        cfg = self.config
+        self.state_dir = Path(cfg.crawl.state_dir)
+        self.out_path = cfg.crawl.out_path
+        self.summary_path = cfg.crawl.summary_path
+        self.policy = RetryPolicy.from_config(cfg.retry, rng=self._rng)
+        self.budget = RetryBudget.from_config(cfg.retry)
+        self.analytics = ErrorAnalytics(clock=clock)
+        self.rules = RuleAnalyser()
+        self._analyser_override = analyser
+        self.llm: Analyser | None = None
+        self.hosts = HostRegistry(
+            lambda: CircuitBreaker.from_config(cfg.circuit_breaker, rng=self._rng),
+            lambda: Throttle.from_config(
+                cfg.throttle, max_concurrency=cfg.crawl.per_host_concurrency
+            ),
+            max_crawl_delay_s=cfg.crawl.max_crawl_delay_s,
+            rng=self._rng,
+        )
+        self._stack: AsyncExitStack | None = None
+        self._storage: Storage | None = None
+        self._sink: JsonlSink | None = None
+        self._fetcher: Fetcher | None = None
+        self._scope: Scope | None = None
+        self._summary = CrawlSummary()
+        self._buffer: deque[Lease] = deque()
+        self._in_flight = 0
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._commit_lock = asyncio.Lock()
+        self._acks_since_commit = 0
+        self._history: dict[str, list[dict[str, Any]]] = {}
+        self.status_url = ""  # set when the status server runs
+
+    # -- lifetime ----------------------------------------------------------------------------
+    async def __aenter__(self) -> Self:
+        cfg = self.config
+        stack = AsyncExitStack()
+        try:
+            stack.enter_context(StateLock(self.state_dir))
+            storage = open_storage(cfg.storage.backend, self.state_dir, cfg.storage.redis_url)
+            await storage.open()
+            stack.push_async_callback(storage.close)
+            self._storage = storage
+            sink = JsonlSink(self.out_path)
+            await sink.open(await storage.out_offset(str(self.out_path.resolve())))
+            stack.push_async_callback(sink.close)
+            self._sink = sink
+            limits = FetchLimits(
+                connect_timeout_s=cfg.fetch.connect_timeout_s,
+                read_timeout_s=cfg.fetch.read_timeout_s,
+                total_timeout_s=cfg.fetch.total_timeout_s,
+                max_response_bytes=cfg.fetch.max_response_bytes,
+                max_redirects=cfg.fetch.max_redirects,
+                allowed_content_types=tuple(cfg.fetch.allowed_content_types),
+                user_agent=cfg.crawl.user_agent,
+            )
+            self._fetcher = await stack.enter_async_context(
+                Fetcher(
+                    limits,
+                    limit=cfg.crawl.concurrency,
+                    limit_per_host=cfg.crawl.per_host_concurrency,
+                )
+            )
+            self.llm = self._analyser_override or await self._open_llm(stack, storage)
+            if cfg.status.enabled:
+                from crawler.status import StatusServer
+
+                server = StatusServer(self.status_snapshot, cfg.status.host, cfg.status.port)
+                await stack.enter_async_context(server)
+                self.status_url = server.url
+                log.info("Status server listening on %s", server.url)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        if stack is None:
+            return
+        try:
+            if self._storage is not None:
+                await self._return_buffered()
+                await self._commit()
+        finally:
+            await stack.aclose()
+
+    async def _open_llm(self, stack: AsyncExitStack, storage: Storage) -> Analyser | None:
+        from crawler.llm import open_llm_manager  # the LLM layer is optional at import time
+
+        return await open_llm_manager(self.config.llm, stack, storage, fallback=self.rules)
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            raise RuntimeError("AdaptiveCrawler used outside its 'async with' block")
+        return self._storage
+
+    @property
+    def fetcher(self) -> Fetcher:
+        if self._fetcher is None:
+            raise RuntimeError("AdaptiveCrawler used outside its 'async with' block")
+        return self._fetcher
+
+    def on_error(self, callback: Callable[[FailureRecord, Analysis | None], object]) -> None:
+        """Call ``callback(record, analysis)`` for every failure (sync or async; errors in it are
+        logged, never raised into the crawl)."""
+        self.analytics.on_error(callback)
+
+    async def status_snapshot(self) -> dict[str, Any]:
+        """Plain data for the status server and for library users: health, error analytics,
+        breakers, rate limits, degradation mode and the DLQ."""
+        now = self._clock()
+        counts = await self.storage.counts()
+        dlq = await self.storage.dlq_list()
+        breakers = {
+            s.host: {**s.breaker.snapshot(now), "given_up": s.given_up, "failures": s.failures}
+            for s in self.hosts
+        }
+        rate_limits = {s.host: s.throttle.snapshot(now) for s in self.hosts}
+        open_hosts = sorted(h for h, b in breakers.items() if b.get("state") != "closed")
+        llm_on = self.llm is not None and bool(getattr(self.llm, "enabled", True))
+        return {
+            "health": {
+                "status": "stopping" if self._stopping else "ok",
+                "pages_ok": counts.done,
+                "pending": counts.pending + counts.leased,
+                "in_flight": self._in_flight,
+                "dlq_items": len(dlq),
+            },
+            "errors": self.analytics.snapshot(),
+            "breakers": breakers,
+            "rate_limits": rate_limits,
+            "degradation": {
+                "mode": "degraded" if open_hosts or not llm_on else "normal",
+                "llm": "enabled" if llm_on else "rules-only",
+                "hosts_not_closed": open_hosts,
+            },
+            "dlq": [e.to_dict() for e in dlq[-100:]],
+        }
+
+    def progress(self) -> CrawlSummary:
+        """Live counters of the running invocation (read-only view for progress displays)."""
+        return self._summary
+
+    def request_stop(self) -> None:
+        """Stop leasing new URLs; in-flight requests finish, then state is persisted."""
+        if not self._stopping:
+            log.warning("Stop requested: finishing in-flight requests, then saving state")
+        self._stopping = True
+        self._wake_all()
+
+    # -- public crawling API -------------------------------------------------------------------
+    async def run(self, seeds: Sequence[str] = ()) -> CrawlSummary:
+        """Crawl from ``seeds`` (and whatever the state dir still has pending) to the end."""
+        started = self._clock()
+        storage = self.storage
+        keys = self._seed_keys(seeds)
+        known_seeds: list[str] = list(await storage.get_meta("seeds") or [])
+        all_seeds = list(dict.fromkeys([*known_seeds, *keys]))
+        await storage.set_meta("seeds", all_seeds)
+        await storage.set_meta("out_path", str(self.out_path.resolve()))
+        self._scope = self._make_scope(all_seeds)
+        await storage.add((k, 0) for k in keys)
+        await self._commit()
+        self._summary = CrawlSummary()
+        workers = max(1, self.config.crawl.concurrency)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                committer = tg.create_task(self._commit_loop())
+                async with asyncio.TaskGroup() as wg:
+                    for _ in range(workers):
+                        wg.create_task(self._worker())
+                committer.cancel()
+        finally:
+            await self._return_buffered()
+            await self._commit()
+            await self.analytics.drain()
+        return await self._finish_summary(started)
+
+    async def crawl(self, url: str, target_data: Mapping[str, str] | None = None) -> CrawlResult:
+        """Fetch one URL now, with the full failure path (retries wait in place here).
+
+        ``target_data`` maps field names to CSS selectors for this call. The page is stored like
+        any other (results file, frontier); links are not followed.
+        """
+        key = normalize(url)
+        if key is None:
+            raise ConfigError("url", url, "an absolute http(s) URL")
+        if self._scope is None:
+            self._scope = self._make_scope([key])
+        last: dict[str, Any] | None = None
+        while True:
+            lease = await self.storage.lease_url(key)
+            if lease is None:
+                raise ConfigError("url", url, "a URL that no other task is fetching right now")
+            if lease.not_before > self._clock():
+                await asyncio.sleep(lease.not_before - self._clock())
+            outcome = await self._process(
+                lease, target_data=target_data, follow_links=False, wait_in_place=True
+            )
+            await self._commit()
+            if isinstance(outcome, PageRecord):
+                return CrawlResult(url, outcome, last)
+            if outcome is not None:
+                last = outcome
+                if not outcome["should_retry"]:
+                    return CrawlResult(url, None, last, dead_lettered=True)
+
+    # -- workers -------------------------------------------------------------------------------
+    async def _worker(self) -> None:
+        while True:
+            lease = await self._next_lease()
+            if lease is None:
+                return
+            try:
+                await self._process(lease)
+            finally:
+                self._in_flight -= 1
+                self._wake_all()
+
+    async def _next_lease(self) -> Lease | None:
+        storage = self.storage
+        max_pages = self.config.crawl.max_pages
+        while not self._stopping:
+            if self._buffer:
+                self._in_flight += 1
+                return self._buffer.popleft()
+            outstanding = self._in_flight + len(self._buffer)
+            if max_pages:
+                done = (await storage.counts()).done
+                if done >= max_pages and outstanding == 0:
+                    return None
+                room = max_pages - done - outstanding
+            else:
+                room = LEASE_BATCH
+            now = self._clock()
+            if room > 0:
+                leases = await storage.lease(
+                    min(LEASE_BATCH, room), now, exclude_hosts=self.hosts.blocked(now)
+                )
+                if leases:
+                    self._buffer.extend(leases)
+                    continue
+            next_at = await storage.next_ready_at()
+            if next_at is None and self._in_flight == 0:
+                self._wake_all()
+                return None  # nothing pending, nothing in flight: the crawl is over
+            timeout = 1.0 if next_at is None else min(1.0, max(0.005, next_at - now))
+            wake = self._wake
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout)
+        return None
+
+    def _wake_all(self) -> None:
+        self._wake.set()
+        self._wake = asyncio.Event()
+
+    async def _return_buffered(self) -> None:
+        while self._buffer:
+            lease = self._buffer.popleft()
+            await self.storage.nack(lease, 0.0, lease.attempts, lease.tries)
+
+    async def _commit_loop(self) -> None:
+        interval = self.config.storage.batch_interval_s
+        while True:
+            await asyncio.sleep(interval)
+            await self._commit()
+
+    async def _commit(self) -> None:
+        """Results file first, then the frontier with the file's offset (see output.py)."""
+        if self._sink is None or self._storage is None:
+            return
+        async with self._commit_lock:
+            offset = self._sink.flush()
+            await self._storage.commit(str(self.out_path.resolve()), offset)
+            self._acks_since_commit = 0
+
+    # -- one URL -------------------------------------------------------------------------------
+    async def _process(
+        self,
+        lease: Lease,
+        *,
+        target_data: Mapping[str, str] | None = None,
+        follow_links: bool = True,
+        wait_in_place: bool = False,
+    ) -> PageRecord | dict[str, Any] | None:
+        """Admit, fetch and settle one leased URL. Returns the page, the ``_handle_error``
+        result, or None for a deferral."""
+        storage = self.storage
+        state = self.hosts.get(lease.host)
+        now = self._clock()
+        if state.given_up:
+            return await self._settle_given_up(lease, state)
+        robots_needed = self.config.crawl.respect_robots_txt and state.robots is None
+        if robots_needed and not await self._ensure_robots(state, lease):
+            return None
+        paused = state.throttle.paused_until - now
+        if paused > self.config.retry.max_retry_after_s:
+            until = iso(state.throttle.paused_until)
+            exc = FetchError(
+                f"host {lease.host} is paused by Retry-After until {until}",
+                url=lease.url,
+                status=429,
+            )
+            return await self._fail(exc, lease, state, 0.0, count_attempt=False)
+        wait = state.wait_until(now)
+        if wait is None:
+            wait = state.breaker.allow(now)  # may take the half-open probe slot
+        if wait is not None:
+            if wait_in_place:
+                await asyncio.sleep(max(0.0, wait - now))
+            await storage.nack(lease, wait, lease.attempts, lease.tries)
+            return None
+        if state.robots is not None and not state.robots.allowed(lease.url):
+            state.breaker.on_cancel()
+            exc = RobotsDisallowed("robots.txt disallows this URL", url=lease.url)
+            return await self._fail(exc, lease, state, 0.0, count_attempt=False)
+
+        self._summary.requests += 1
+        self.analytics.count("requests")
+        self.budget.record_request(lease.host, now)
+        state.throttle.on_start(now)
+        started = self._clock()
+        try:
+            resp = await self.fetcher.fetch(
+                lease.url, hop_check=lambda target: self._check_hop(state, target)
+            )
+            page = self._make_page(lease, resp, target_data)
+        except FetchError as exc:
+            return await self._fail(exc, lease, state, self._clock() - started)
+        except asyncio.CancelledError:
+            state.breaker.on_cancel()
+            state.throttle.on_cancel()
+            raise
+        self.hosts.on_success(state, self._clock(), self._clock() - started)
+        await self._store(lease, page, resp, follow_links)
+        return page
+
+    def _make_page(
+        self, lease: Lease, resp: Response, target_data: Mapping[str, str] | None
+    ) -> PageRecord:
+        mtype = media_type(resp.content_type)
+        title: str | None = None
+        links: list[str] = []
+        data: dict[str, Any] | None = None
+        if is_html(mtype, resp.body[:512]):
+            text, encoding = decode_body(resp.body, resp.content_type)
+            parsed = parse_html(resp.body, resp.final_url, encoding)
+            title, links = parsed.title, parsed.links
+            if looks_blocked(text, self.config.fetch.block_markers):
+                raise BlockedPage(
+                    "the page looks like a captcha, WAF or access-denied page",
+                    url=resp.final_url,
+                    status=resp.status,
+                    headers=resp.headers,
+                    excerpt=text[:2048],
+                )
+            selectors = target_data if target_data is not None else self.config.crawl.target_data
+            if selectors:
+                data = dict(select_fields(text, selectors))
+        return PageRecord(
+            url=lease.url,
+            final_url=resp.final_url,
+            status=resp.status,
+            depth=lease.depth,
+            title=title,
+            links=links,
+            fetched_at=iso(self._clock()),
+            attempts=lease.attempts + 1,
+            data=data,
+        )
+
+    async def _store(
+        self, lease: Lease, page: PageRecord, resp: Response, follow_links: bool
+    ) -> None:
+        storage = self.storage
+        assert self._sink is not None
+        async with self._commit_lock:  # the line and its ack land in the same batch
+            self._sink.stage(page.to_dict())
+            await storage.ack(lease, page.attempts)
+        self._history.pop(lease.url, None)
+        self._summary.pages_stored += 1
+        if resp.redirects:
+            await self._mark_redirect_target_seen(resp.final_url, lease.depth)
+        if follow_links and lease.depth < self.config.crawl.max_depth:
+            new = self._new_links(page.links, lease.depth + 1)
+            if new:
+                await storage.add(new)
+                self._wake_all()
+        self._acks_since_commit += 1
+        if self._acks_since_commit >= self.config.storage.batch_pages:
+            await self._commit()
+
+    async def _mark_redirect_target_seen(self, final_url: str, depth: int) -> None:
+        """A redirect's final URL counts as seen: it is not fetched again as its own page."""
+        key = normalize(final_url)
+        if key is None:
+            return
+        waiting = next((b for b in self._buffer if b.url == key), None)
+        if waiting is not None:  # leased into our buffer but not started: hand it back first
+            self._buffer.remove(waiting)
+            await self.storage.nack(waiting, 0.0, waiting.attempts, waiting.tries)
+        await self.storage.add_done(key, depth)
+
+    def _new_links(self, links: Iterable[str], depth: int) -> list[tuple[str, int]]:
+        """Reject known links before anything is allocated for them (the hot path)."""
+        storage, scope = self.storage, self._scope
+        assert scope is not None
+        out: list[tuple[str, int]] = []
+        for link in links:
+            key = normalize(link)
+            if key is None or storage.is_known(key) or not scope.allows(key):
+                continue
+            out.append((key, depth))
+        return out
+
+    async def _check_hop(self, origin: HostState, target: str) -> None:
+        key = normalize(target)
+        assert self._scope is not None
+        if key is None or not self._scope.allows(key):
+            raise RedirectError(f"redirect leaves the crawl's scope: {target}", url=target)
+        if not self.config.crawl.respect_robots_txt:
+            return
+        host = host_key(key)
+        state = origin if host == origin.host else self.hosts.get(host)
+        if state.robots is None:
+            await self._fetch_robots(state, key)
+        if state.robots is None or not state.robots.allowed(key):
+            raise RobotsDisallowed(f"robots.txt disallows the redirect target {target}", url=target)
+
+    # -- robots.txt ----------------------------------------------------------------------------
+    async def _ensure_robots(self, state: HostState, lease: Lease) -> bool:
+        """True when the host's rules are known; otherwise the lease was deferred or settled."""
+        async with state.robots_lock:
+            if state.robots is not None:
+                return True
+            now = self._clock()
+            if state.robots_retry_at > now:
+                await self.storage.nack(lease, state.robots_retry_at, lease.attempts, lease.tries)
+                return False
+            record = await self._fetch_robots(state, lease.url)
+            if state.robots is not None:
+                return True
+            assert record is not None
+            decision = self.policy.decide(record, state.robots_tries)
+            if decision.retry and not state.given_up:
+                state.robots_retry_at = self._clock() + decision.delay_s
+                log.info(
+                    "robots.txt of %s failed (%s); host waits %.2fs before trying it again",
+                    state.host,
+                    record.category.value,
+                    decision.delay_s,
+                )
+                await self.storage.nack(lease, state.robots_retry_at, lease.attempts, lease.tries)
+                return False
+            log.warning(
+                "robots.txt of %s keeps failing (%s): giving up on the host",
+                state.host,
+                record.message,
+            )
+            state.gave_up = record
+        await self._settle_given_up(lease, state)
+        return False
+
+    async def _fetch_robots(self, state: HostState, url: str) -> FailureRecord | None:
+        """Fetch and install a host's robots.txt; returns the failure record when it failed."""
+        target = robots_url(url)
+        ua = self.config.crawl.user_agent
+        now = self._clock()
+        self._summary.requests += 1
+        self.analytics.count("requests")
+        try:
+            resp = await self.fetcher.fetch(target, max_redirects=ROBOTS_MAX_REDIRECTS)
+        except FetchError as exc:
+            rules = rules_from_failure(exc, ua)
+            if rules is not None:
+                self.hosts.set_robots(state, rules)
+                return None
+            state.robots_tries += 1
+            record = classify(
+                exc,
+                url=target,
+                host=state.host,
+                attempt=state.robots_tries,
+                now=datetime.fromtimestamp(now, UTC),
+            )
+            self.hosts.on_failure(state, self._clock(), record, self._clock() - now)
+            self.analytics.record(record, None)
+            return record
+        self.hosts.set_robots(state, rules_from_body(resp.body, ua))
+        return None
+
+    # -- the failure path ----------------------------------------------------------------------
+    async def _fail(
+        self,
+        exc: FetchError,
+        lease: Lease,
+        state: HostState,
+        latency_s: float,
+        *,
+        count_attempt: bool = True,
+    ) -> dict[str, Any]:
+        context = self._context(lease, exc, count_attempt)
+        return await self._handle_error(
+            exc,
+            context,
+            lease=lease,
+            state=state,
+            latency_s=latency_s,
+            count_attempt=count_attempt,
+        )
+
+    def _context(self, lease: Lease, exc: BaseException, count_attempt: bool) -> dict[str, Any]:
+        tries = lease.tries + (1 if count_attempt else 0)
+        return {
+            "url": lease.url,
+            "target_data": dict(self.config.crawl.target_data),
+            "retry_count": tries,
+            "error": str(exc),
+            "timestamp": iso(self._clock()),
+            "request_headers": redact({"User-Agent": self.config.crawl.user_agent}),
+            "host": lease.host,
+            "depth": lease.depth,
+            "attempts": lease.attempts + (1 if count_attempt else 0),
+        }
+
+    async def _handle_error(
+        self,
+        error: str | Exception,
+        context: dict[str, Any],
+        *,
+        lease: Lease | None = None,
+        state: HostState | None = None,
+        latency_s: float = 0.0,
+        count_attempt: bool = True,
+    ) -> dict[str, Any]:
+        """Log, classify, analyse (rules; the LLM where they are unsure), decide, schedule the
+        retry or park the URL in the DLQ, feed the breaker and the analytics (SPEC §2).
+
+        Never raises: a failure inside handling is logged and answered with
+        ``analysis = {"error": "error analysis failed"}`` and ``should_retry = False``.
+        """
+        retry_count = int(context.get("retry_count", 0))
+        try:
+            url = str(context.get("url", ""))
+            log.error("Error crawling %s: %s", url, error)
+            log.debug("Error context: %s", json.dumps(context, default=str, ensure_ascii=False))
+            now = self._clock()
+            exc = error if isinstance(error, Exception) else FetchError(str(error), url=url)
+            host = str(context.get("host") or (host_key(url) if url else ""))
+            record = classify(
+                exc,
+                url=url,
+                host=host,
+                attempt=max(1, retry_count),
+                correlation_id=uuid.uuid4().hex[:12],
+                now=datetime.fromtimestamp(now, UTC),
+                retry_http_codes=self.config.retry.retry_http_codes,
+            )
+            context.update(
+                category=record.category.value,
+                status_code=record.status_code,
+                host=record.host,
+            )
+            analysis = await self._analyse(record, exc, context)
+            log.info(
+                "Error analysis for %s: %s (%s, severity %s, action %s, source %s)",
+                url,
+                analysis.error_type,
+                analysis.description,
+                analysis.severity.value,
+                analysis.suggested_action.value,
+                analysis.source,
+            )
+            if state is not None and count_attempt:
+                self.hosts.on_failure(state, now, record, latency_s)
+                if analysis.suggested_action is Action.SLOW_DOWN_HOST and not record.certain:
+                    # The rules already slowed the host for what they classify (429/503);
+                    # this is the analysis asking for it on a failure they could not settle.
+                    state.throttle.on_breaker_open()
+            self.analytics.record(record, analysis)
+            retry, delay, reason = self._decide(record, analysis, retry_count, now)
+            if state is not None and state.given_up:
+                retry, reason = False, f"host {record.host} given up by its circuit breaker"
+            if retry:
+                log.info(
+                    "Retry decision for %s: retry %d of %d in %.2fs (%s)",
+                    url,
+                    retry_count,
+                    self.config.retry.max_retries,
+                    delay,
+                    reason,
+                )
+            else:
+                log.warning("Not retrying %s: %s", url, reason)
+            if lease is not None:
+                await self._settle(lease, record, analysis, context, retry, now + delay)
+                if state is not None and state.given_up:
+                    await self._give_up_host(state)
+            return {
+                "error": str(error),
+                "context": context,
+                "analysis": analysis.to_dict(),
+                "should_retry": retry,
+                "retry_count": retry_count,
+            }
+        except Exception:
+            log.exception("Error handling failed for %s", context.get("url"))
+            if lease is not None:
+                with contextlib.suppress(Exception):
+                    await self._park_unanalysed(lease, error, context)
+            return {
+                "error": str(error),
+                "context": context,
+                "analysis": {"error": "error analysis failed"},
+                "should_retry": False,
+                "retry_count": retry_count,
+            }
+
+    async def _analyse(
+        self, record: FailureRecord, exc: Exception, context: dict[str, Any]
+    ) -> Analysis:
+        """Rules where they are certain; the LLM manager only where they are not."""
+        if record.certain or self.llm is None:
+            return self.rules.analyse(record)
+        llm_context = dict(context)
+        llm_context["failure"] = record.to_dict()
+        llm_context["response_excerpt"] = record.response_excerpt
+        model = getattr(self.config.llm, "model", "")
+        return await self.llm.analyze_error(model, str(exc), llm_context)
+
+    def _decide(
+        self, record: FailureRecord, analysis: Analysis, tries: int, now: float
+    ) -> tuple[bool, float, str]:
+        """The one retry decision: policy, then the budget. The LLM can only ask for less."""
+        should = analysis.should_retry
+        if analysis.suggested_action in (Action.GIVE_UP_URL, Action.GIVE_UP_HOST):
+            should = False
+        decision = self.policy.decide(record, tries, should_retry=should)
+        if not decision.retry:
+            return False, 0.0, decision.reason
+        delay = decision.delay_s
+        if analysis.suggested_action is Action.WAIT and analysis.wait_s:
+            delay = max(delay, min(analysis.wait_s, self.config.retry.max_retry_after_s))
+        if not self.budget.try_spend(record.host, now):
+            log.warning("Retry budget spent for %s: not retrying %s", record.host, record.url)
+            return False, 0.0, "retry budget spent"
+        return True, delay, decision.reason
+
+    async def _settle(
+        self,
+        lease: Lease,
+        record: FailureRecord,
+        analysis: Analysis,
+        context: dict[str, Any],
+        retry: bool,
+        not_before: float,
+    ) -> None:
+        attempts = int(context.get("attempts", lease.attempts))
+        tries = int(context.get("retry_count", lease.tries))
+        self._history.setdefault(lease.url, []).append(
+            {
+                "at": record.timestamp,
+                "attempt": attempts,
+                "category": record.category.value,
+                "status_code": record.status_code,
+                "message": record.message,
+            }
+        )
+        if retry:
+            self._summary.retries += 1
+            self.analytics.count("retries")
+            await self.storage.nack(lease, not_before, attempts, tries)
+            return
+        await self._dead_letter(lease, record, analysis, context, attempts)
+
+    async def _dead_letter(
+        self,
+        lease: Lease,
+        record: FailureRecord,
+        analysis: Analysis,
+        context: dict[str, Any],
+        attempts: int,
+    ) -> None:
+        at = record.timestamp or iso(self._clock())
+        error = record.to_dict()
+        error["status_code"] = record.status_code
+        entry = DLQEntry(
+            id=0,
+            url=lease.url,
+            attempts=attempts,
+            error=error,
+            analysis=analysis.to_dict(),
+            first_failed_at=at,
+            last_failed_at=at,
+            depth=lease.depth,
+            host=lease.host,
+            context={
+                **{k: v for k, v in context.items() if k != "failure"},
+                "analysis_source": analysis.source,
+            },
+            history=self._history.pop(lease.url, []),
+        )
+        async with self._commit_lock:
+            await self.storage.dead_letter(lease, attempts, entry)
+        self._summary.pages_failed += 1
+        log.warning(
+            "Sent %s to the dead-letter queue: %s (%s)",
+            lease.url,
+            record.category.value,
+            record.message,
+        )
+
+    async def _park_unanalysed(
+        self, lease: Lease, error: str | Exception, context: dict[str, Any]
+    ) -> None:
+        """Last resort when handling itself failed: the URL still ends in the DLQ, never lost."""
+        record = FailureRecord(
+            category=Category.UNKNOWN,
+            severity=Severity.HIGH,
+            message=f"error analysis failed: {error}",
+            url=lease.url,
+            host=lease.host,
+            timestamp=iso(self._clock()),
+        )
+        analysis = self.rules.analyse(record)
+        await self._dead_letter(lease, record, analysis, context, lease.attempts)
+
+    async def _settle_given_up(self, lease: Lease, state: HostState) -> dict[str, Any]:
+        last = state.gave_up or state.last_failure
+        exc = HostGivenUp(
+            f"host {state.host} given up: {last.message if last else 'too many failures'}",
+            url=lease.url,
+            status=last.status_code if last else None,
+        )
+        context = self._context(lease, exc, count_attempt=False)
+        record = classify(exc, url=lease.url, host=lease.host, attempt=max(1, lease.tries))
+        if last is not None:  # the DLQ says why the host was given up: its last failure's kind
+            record = replace(
+                record,
+                category=last.category,
+                severity=last.severity,
+                status_code=last.status_code,
+                retry_after_s=last.retry_after_s,
+                timestamp=iso(self._clock()),
+            )
+        analysis = self.rules.analyse(record)
+        context.update(category=record.category.value, status_code=record.status_code)
+        await self._dead_letter(lease, record, analysis, context, lease.attempts)
+        return {
+            "error": str(exc),
+            "context": context,
+            "analysis": analysis.to_dict(),
+            "should_retry": False,
+            "retry_count": lease.tries,
+        }
+
+    async def _give_up_host(self, state: HostState) -> None:
+        leases = await self.storage.give_up_host(state.host)
+        buffered = [lease for lease in self._buffer if lease.host == state.host]
+        for lease in buffered:
+            self._buffer.remove(lease)
+        for lease in [*leases, *buffered]:
+            await self._settle_given_up(lease, state)
+
+    # -- summary -------------------------------------------------------------------------------
+    def _seed_keys(self, seeds: Sequence[str]) -> list[str]:
+        keys: list[str] = []
+        for seed in seeds:
+            key = normalize(seed)
+            if key is None:
+                raise ConfigError("SEED_URL", seed, "an absolute http(s) URL")
+            keys.append(key)
+        return keys
+
+    def _make_scope(self, seeds: Sequence[str]) -> Scope:
+        c = self.config.crawl
+        return Scope(seeds, c.allowed_domains, c.include, c.exclude)
+
+    async def _finish_summary(self, started: float) -> CrawlSummary:
+        counts = await self.storage.counts()
+        s = self._summary
+        s.pages_ok = counts.done
+        s.dlq_items = len(await self.storage.dlq_list())
+        s.pending = counts.pending + counts.leased
+        s.breakers = self.hosts.breaker_states()
+        s.stopped = self._stopping
+        s.duration_s = round(self._clock() - started, 3)
+        llm_stats = getattr(self.llm, "stats", None)
+        if callable(llm_stats):
+            stats = llm_stats()
+            s.llm_calls = int(stats.get("calls", 0))
+            s.llm_cache_hits = int(stats.get("cache_hits", 0))
+            s.llm_rejected = int(stats.get("rejected", 0))
+        self.summary_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.summary_path.with_name(self.summary_path.name + ".tmp")
+        tmp.write_text(json.dumps(s.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        tmp.replace(self.summary_path)
+        return s
+
+
+__all__ = ["AdaptiveCrawler", "CrawlResult", "CrawlSummary"]

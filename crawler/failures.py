@@ -1,0 +1,452 @@
+"""Failure classification: the ONE table from an exception (or HTTP status) to a failure record.
+
+``classify()`` is pure: it reads an exception of :mod:`crawler.errors` and returns a
+:class:`~crawler.records.FailureRecord`; retry policy, breaker, throttle and DLQ act on that record
+only. Anything that is not one of our fetch errors becomes ``UNKNOWN`` — classify never raises.
+
+Decisions the table encodes (SPEC §3):
+
+* NETWORK, TIMEOUT, SERVER (5xx) are retryable and feed the host's breaker.
+* DNS: a name that surely does not exist (``nxdomain``) is certain and never retried; a temporary
+  resolver failure is retried.
+* TLS: certificate errors are never retried; a transient handshake failure is (the retry policy
+  allows it once, see ``policy.CATEGORY_MAX_RETRIES``).
+* 429 is RATE_LIMIT. A bare 503 is SERVER (an overloaded or down server), but a 503 that carries
+  a usable ``Retry-After`` is RATE_LIMIT, like a 429: the server said when to come back, and
+  CONTRACT wants a wait over ``max_retry_after_s`` parked as RATE_LIMIT "on 429 and 503". Both
+  carry ``retry_after_s`` and the raw header in their message (the server's time, for the DLQ).
+* 401/403 are AUTH and 451/400/other 4xx are CLIENT, none retried; 408 is TIMEOUT and retried. 4xx
+  never count for the breaker: the host answered.
+* AUTH, BLOCKED and UNKNOWN are not certain: the LLM manager may be asked about them.
+* For HTTP statuses, whether to retry is decided by ``retry_http_codes`` (data, overridable from
+  ``[retry] retry_http_codes``), not by the rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from crawler.errors import (
+    BlockedPage,
+    ContentError,
+    DNSError,
+    FetchError,
+    FetchTimeout,
+    HostGivenUp,
+    HTTPStatusError,
+    NetworkError,
+    RedirectError,
+    RobotsDisallowed,
+    TLSError,
+)
+from crawler.records import Category, FailureRecord, Severity
+
+__all__ = [
+    "DEFAULT_BLOCK_MARKERS",
+    "DEFAULT_RETRY_CODES",
+    "EXCEPTION_RULES",
+    "MAX_EXCERPT_CHARS",
+    "RETRY_AFTER_CODES",
+    "STATUS_RULES",
+    "Rule",
+    "category_rule",
+    "classify",
+    "failure_from_dict",
+    "looks_blocked",
+    "parse_retry_after",
+]
+
+# Scrapy's RETRY_HTTP_CODES: the statuses worth asking again.
+DEFAULT_RETRY_CODES: tuple[int, ...] = (500, 502, 503, 504, 522, 524, 408, 429)
+# Statuses whose Retry-After header the crawler honours (CONTRACT: "on 429 and 503").
+RETRY_AFTER_CODES: frozenset[int] = frozenset({429, 503})
+MAX_EXCERPT_CHARS = 512
+MAX_MESSAGE_CHARS = 1000
+MAX_CHAIN = 8
+# How much of a page looks_blocked reads: block pages say what they are early.
+BLOCK_SCAN_CHARS = 16_384
+# A page whose visible text is shorter than this is "almost nothing but the block message".
+BLOCK_SMALL_TEXT_CHARS = 2_000
+DEFAULT_BLOCK_MARKERS: tuple[str, ...] = (
+    # Phrases: matched in the page's visible text.
+    "captcha",
+    "just a moment...",
+    "attention required",
+    "access denied",
+    "are you a robot",
+    "are you a human",
+    "verify you are human",
+    "unusual traffic",
+    "request blocked",
+    "request unsuccessful",
+    "pardon our interruption",
+    "bot detection",
+    # Identifiers (with a hyphen): challenge scripts and forms, matched in the markup too.
+    "cf-chl",
+    "cf-browser-verification",
+    "challenge-platform",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One row of the classification table.
+
+    ``retryable`` is ``None`` on HTTP-status rows: there ``retry_http_codes`` decides.
+    """
+
+    category: Category
+    severity: Severity
+    retryable: bool | None
+    certain: bool = True
+    counts_for_breaker: bool = False
+
+
+_C, _S = Category, Severity
+
+# Exception kinds (see _kind) → rule. Rows of one category come in order of how typical they are:
+# category_rule() takes the first.
+EXCEPTION_RULES: Mapping[str, Rule] = {
+    "network": Rule(_C.NETWORK, _S.MEDIUM, True, counts_for_breaker=True),
+    "dns_nxdomain": Rule(_C.DNS, _S.HIGH, False, counts_for_breaker=True),
+    "dns_temporary": Rule(_C.DNS, _S.MEDIUM, True, counts_for_breaker=True),
+    "timeout": Rule(_C.TIMEOUT, _S.MEDIUM, True, counts_for_breaker=True),
+    "tls_certificate": Rule(_C.TLS, _S.HIGH, False, counts_for_breaker=True),
+    "tls_handshake": Rule(_C.TLS, _S.MEDIUM, True, counts_for_breaker=True),
+    "content": Rule(_C.CONTENT, _S.LOW, False),
+    "redirect": Rule(_C.REDIRECT, _S.LOW, False),
+    "robots": Rule(_C.ROBOTS, _S.LOW, False),
+    "blocked": Rule(_C.BLOCKED, _S.HIGH, False, certain=False),
+    "unknown": Rule(_C.UNKNOWN, _S.MEDIUM, False, certain=False),
+}
+
+# Exact statuses first; then the class rows (keys 3, 4, 5 stand for 3xx, 4xx, 5xx).
+STATUS_RULES: Mapping[int, Rule] = {
+    429: Rule(_C.RATE_LIMIT, _S.MEDIUM, None, counts_for_breaker=True),
+    408: Rule(_C.TIMEOUT, _S.MEDIUM, None),
+    401: Rule(_C.AUTH, _S.HIGH, None, certain=False),
+    403: Rule(_C.AUTH, _S.HIGH, None, certain=False),
+    404: Rule(_C.NOT_FOUND, _S.LOW, None),
+    410: Rule(_C.NOT_FOUND, _S.LOW, None),
+    451: Rule(_C.CLIENT, _S.MEDIUM, None),
+    3: Rule(_C.REDIRECT, _S.LOW, None),
+    4: Rule(_C.CLIENT, _S.LOW, None),
+    5: Rule(_C.SERVER, _S.MEDIUM, None, counts_for_breaker=True),
+}
+
+
+def _kind(exc: BaseException) -> str:
+    """The EXCEPTION_RULES key of a non-HTTP-status exception. Subclasses before their bases."""
+    if isinstance(exc, DNSError):
+        return "dns_nxdomain" if exc.nxdomain else "dns_temporary"
+    if isinstance(exc, NetworkError):
+        return "network"
+    if isinstance(exc, FetchTimeout):
+        return "timeout"
+    if isinstance(exc, TLSError):
+        return "tls_certificate" if exc.certificate else "tls_handshake"
+    if isinstance(exc, ContentError):
+        return "content"
+    if isinstance(exc, RedirectError):
+        return "redirect"
+    if isinstance(exc, RobotsDisallowed):
+        return "robots"
+    if isinstance(exc, BlockedPage):
+        return "blocked"
+    return "unknown"
+
+
+def _status_rule(status: int) -> Rule:
+    rule = STATUS_RULES.get(status) or STATUS_RULES.get(status // 100)
+    return rule if rule is not None else EXCEPTION_RULES["unknown"]
+
+
+def category_rule(category: Category) -> Rule:
+    """The most typical row of ``category`` (for callers that know only a category name).
+
+    A status row's ``retryable`` is resolved against ``DEFAULT_RETRY_CODES`` (class rows by their
+    x00 code), so the result is always a plain bool.
+    """
+    for rule in EXCEPTION_RULES.values():
+        if rule.category is category:
+            return rule
+    for key, rule in STATUS_RULES.items():
+        if rule.category is category:
+            code = key if key >= 100 else key * 100
+            return replace(rule, retryable=code in DEFAULT_RETRY_CODES)
+    return EXCEPTION_RULES["unknown"]
+
+
+def classify(
+    exc: BaseException,
+    *,
+    url: str,
+    host: str,
+    attempt: int,
+    method: str = "GET",
+    correlation_id: str = "",
+    now: datetime | None = None,
+    retry_http_codes: Collection[int] = DEFAULT_RETRY_CODES,
+) -> FailureRecord:
+    """Turn one exception into a failure record. Never raises.
+
+    ``HostGivenUp`` takes the category, severity and status of its ``last`` failure, but is
+    final: not retryable, certain, and not fed to the breaker again.
+    """
+    now = now or datetime.now(UTC)
+    try:
+        return _classify(
+            exc,
+            url=url,
+            host=host,
+            attempt=attempt,
+            method=method,
+            correlation_id=correlation_id,
+            now=now,
+            retry_http_codes=retry_http_codes,
+        )
+    except Exception as inner:  # a bug here must not lose the URL: fall back to UNKNOWN
+        rule = EXCEPTION_RULES["unknown"]
+        return FailureRecord(
+            category=rule.category,
+            severity=rule.severity,
+            message=_bounded(_safe_str(exc), MAX_MESSAGE_CHARS),
+            url=url,
+            host=host,
+            method=method,
+            attempt=attempt,
+            correlation_id=correlation_id,
+            timestamp=now.isoformat(),
+            exception_chain=(_describe(exc), f"classify failed: {_describe(inner)}"),
+            retryable=False,
+            certain=False,
+        )
+
+
+def _classify(
+    exc: BaseException,
+    *,
+    url: str,
+    host: str,
+    attempt: int,
+    method: str,
+    correlation_id: str,
+    now: datetime,
+    retry_http_codes: Collection[int],
+) -> FailureRecord:
+    status: int | None = None
+    retry_after: float | None = None
+    excerpt = ""
+    if isinstance(exc, FetchError):
+        url = url or exc.url
+        status = exc.status
+        excerpt = exc.excerpt
+    message = _safe_str(exc)
+
+    if isinstance(exc, HostGivenUp):
+        last = exc.last
+        if last is None:
+            rule = EXCEPTION_RULES["unknown"]
+        else:
+            inner = _classify(
+                last,
+                url=url,
+                host=host,
+                attempt=attempt,
+                method=method,
+                correlation_id=correlation_id,
+                now=now,
+                retry_http_codes=retry_http_codes,
+            )
+            rule = Rule(inner.category, inner.severity, False)
+            status = inner.status_code
+            excerpt = excerpt or inner.response_excerpt
+            last_message = inner.message
+            if last_message and last_message not in message:
+                message = f"{message} (last failure: {last_message})"
+        retryable = False
+        certain = True
+        counts = False
+    elif isinstance(exc, HTTPStatusError) and exc.status is not None:
+        rule = _status_rule(exc.status)
+        retryable = exc.status in retry_http_codes
+        certain = rule.certain
+        counts = rule.counts_for_breaker
+        if exc.status in RETRY_AFTER_CODES:
+            raw = _header(exc.headers, "retry-after")
+            retry_after = parse_retry_after(raw, now)
+            if retry_after is not None:
+                rule = STATUS_RULES[429]  # a 503 that says when to come back is a rate limit
+                message = f"{message} (Retry-After: {raw.strip() if raw else ''})"
+    else:
+        rule = EXCEPTION_RULES[_kind(exc)]
+        retryable = bool(rule.retryable)
+        certain = rule.certain
+        counts = rule.counts_for_breaker
+
+    return FailureRecord(
+        category=rule.category,
+        severity=rule.severity,
+        message=_bounded(message, MAX_MESSAGE_CHARS),
+        url=url,
+        host=host,
+        method=method,
+        status_code=status,
+        attempt=attempt,
+        correlation_id=correlation_id,
+        timestamp=now.isoformat(),
+        response_excerpt=_bounded(excerpt, MAX_EXCERPT_CHARS),
+        retry_after_s=retry_after,
+        exception_chain=_chain(exc),
+        retryable=retryable,
+        certain=certain,
+        counts_for_breaker=counts,
+    )
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # a foreign __str__ that raises must not break classification
+        text = ""
+    return text or type(exc).__name__
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {_bounded(_safe_str(exc), 300)}"
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _chain(exc: BaseException) -> tuple[str, ...]:
+    """``exc`` then its causes, as ``"Type: message"``; explicit ``__cause__`` wins over context."""
+    out: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(out) < MAX_CHAIN:
+        seen.add(id(current))
+        out.append(_describe(current))
+        if current.__cause__ is not None:
+            current = current.__cause__
+        elif not current.__suppress_context__:
+            current = current.__context__
+        else:
+            current = None
+    return tuple(out)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: ``delta-seconds`` or an HTTP-date.
+
+    A date in the past gives 0. Garbage (negative numbers, unparsable dates) gives None.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(int(text))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses as naive
+        when = when.replace(tzinfo=UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+# Linear on any input: a tag cannot contain "<", so an unclosed one stops at the next.
+_TAG_RE = re.compile(r"<[^<>]*>")
+_INVISIBLE_OPEN_RE = re.compile(r"<(script|style)\b")
+_SPACE_RE = re.compile(r"\s+")
+
+
+def looks_blocked(text: str, markers: Sequence[str], status: int = 200) -> bool:
+    """Whether a page looks like a captcha, WAF or "access denied" page.
+
+    ``markers`` are lower-case substrings. A marker in the title is enough. A marker in the
+    first ~16 KB is enough when the status already says "no" (anything but 2xx) or when the page
+    has almost no visible text besides it — a long article that mentions "captcha" is not a block.
+    """
+    wanted = [m.lower() for m in markers if m]
+    if not wanted or not text:
+        return False
+    head = text[:BLOCK_SCAN_CHARS].lower()
+    title_match = _TITLE_RE.search(head)
+    if title_match and any(m in title_match.group(1) for m in wanted):
+        return True
+    visible = _visible_text(head)
+    # A phrase counts in what a reader sees (not in an href such as "/captcha-help"); an
+    # identifier such as "cf-chl" only ever shows in the markup of a challenge page.
+    in_text = any(m in visible for m in wanted)
+    in_markup = any("-" in m and " " not in m and m in head for m in wanted)
+    if not (in_text or in_markup):
+        return False
+    if not 200 <= status < 300:
+        return True
+    return len(visible) < BLOCK_SMALL_TEXT_CHARS and len(text) <= BLOCK_SCAN_CHARS * 4
+
+
+def _visible_text(html: str) -> str:
+    """Rough visible text of lower-cased HTML: scripts, styles and tags dropped, in one pass."""
+    parts: list[str] = []
+    pos = 0
+    while (match := _INVISIBLE_OPEN_RE.search(html, pos)) is not None:
+        parts.append(html[pos : match.start()])
+        end = html.find(f"</{match.group(1)}", match.end())
+        if end < 0:
+            pos = len(html)
+            break
+        close = html.find(">", end)
+        pos = close + 1 if close >= 0 else len(html)
+    parts.append(html[pos:])
+    return _SPACE_RE.sub(" ", _TAG_RE.sub(" ", " ".join(parts))).strip()
+
+
+def failure_from_dict(data: Mapping[str, Any]) -> FailureRecord:
+    """Rebuild a record from ``FailureRecord.to_dict()`` output (unknown keys are ignored).
+
+    Missing flags fall back to the category's table row.
+    """
+    category = Category(str(data.get("category", Category.UNKNOWN.value)).upper())
+    rule = category_rule(category)
+    severity_raw = data.get("severity")
+    severity = Severity(str(severity_raw).lower()) if severity_raw else rule.severity
+    status = data.get("status_code")
+    retry_after = data.get("retry_after_s")
+    return FailureRecord(
+        category=category,
+        severity=severity,
+        message=str(data.get("message", "")),
+        url=str(data.get("url", "")),
+        host=str(data.get("host", "")),
+        method=str(data.get("method", "GET")),
+        status_code=int(status) if status is not None else None,
+        attempt=int(data.get("attempt", 1)),
+        correlation_id=str(data.get("correlation_id", "")),
+        timestamp=str(data.get("timestamp", "")),
+        response_excerpt=_bounded(str(data.get("response_excerpt", "")), MAX_EXCERPT_CHARS),
+        retry_after_s=float(retry_after) if retry_after is not None else None,
+        exception_chain=tuple(str(x) for x in data.get("exception_chain", ())),
+        retryable=bool(data.get("retryable", bool(rule.retryable))),
+        certain=bool(data.get("certain", rule.certain)),
+        counts_for_breaker=bool(data.get("counts_for_breaker", rule.counts_for_breaker)),
+    )

@@ -1,0 +1,315 @@
+"""One HTTP exchange: request → :class:`Response` or one of our :mod:`crawler.errors`.
+
+This is the only module that sees aiohttp's and asyncio's exceptions; ``translate`` maps each of
+them once into our tree (``tests/test_fetch.py`` makes each of them happen against real loopback
+servers). Limits are enforced while streaming: the body is read chunk by chunk and the read stops as
+soon as the *decoded* size passes ``max_response_bytes`` (aiohttp decompresses before we count, so a
+decompression bomb stops at the cap too). Redirects are followed here, hop by hop, so that loops and
+hop counts are ours to judge and each hop can be checked (scope, robots.txt) before it is requested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+from crawler.errors import (
+    ContentError,
+    DNSError,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    NetworkError,
+    RedirectError,
+    TLSError,
+)
+from crawler.urls import normalize
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+EXCERPT_BYTES = 4096  # how much of an error response we keep for classification and the DLQ
+CHUNK = 64 * 1024
+
+HopCheck = Callable[[str], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Response:
+    """A successful (2xx) response with its whole, size-checked body."""
+
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    content_type: str | None
+    elapsed_s: float
+    redirects: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 30.0
+    total_timeout_s: float = 30.0
+    max_response_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 10
+    allowed_content_types: tuple[str, ...] = ()
+    user_agent: str = "adaptive-crawler/0.1"
+
+
+def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
+    # Later duplicates win except for Set-Cookie, which we never need.
+    return {k: v for k, v in resp.headers.items()}
+
+
+def translate(exc: BaseException, url: str) -> FetchError:
+    """Map a foreign exception raised during one exchange onto our error tree (once, here)."""
+    if isinstance(exc, FetchError):
+        return exc
+    msg = f"{type(exc).__name__}: {exc}".strip()
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        os_err = exc.os_error
+        code = getattr(os_err, "errno", None)
+        nxdomain = code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5))
+        return DNSError(f"DNS lookup failed: {msg}", nxdomain=nxdomain, url=url)
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return TLSError(f"TLS certificate error: {msg}", certificate=True, url=url)
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+        cert = isinstance(exc, ssl.SSLCertVerificationError)
+        return TLSError(f"TLS error: {msg}", certificate=cert, url=url)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return FetchTimeout(f"connect timeout: {msg}", phase="connect", url=url)
+    if isinstance(exc, aiohttp.SocketTimeoutError | aiohttp.ServerTimeoutError):
+        return FetchTimeout(f"read timeout (silence between bytes): {msg}", phase="read", url=url)
+    if isinstance(exc, TimeoutError):  # aiohttp's total timeout is a bare asyncio.TimeoutError
+        return FetchTimeout("total timeout for the request", phase="total", url=url)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return NetworkError(f"connection failed: {msg}", url=url)
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return NetworkError(f"server disconnected: {msg}", url=url)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        text = str(exc).lower()
+        if "decompress" in text or "zlib" in text or "brotli" in text:
+            return ContentError(
+                f"body failed to decompress: {msg}", reason="decompression", url=url
+            )
+        return NetworkError(f"response body broken off: {msg}", url=url)
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        return RedirectError(f"invalid URL: {msg}", url=url)
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return NetworkError(f"bad response: {msg}", url=url)
+    if isinstance(exc, aiohttp.ClientError | ConnectionError):
+        return NetworkError(f"connection error: {msg}", url=url)
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNREFUSED, errno.ECONNABORTED):
+            return NetworkError(f"connection error: {msg}", url=url)
+        return NetworkError(f"OS error: {msg}", url=url)
+    if isinstance(exc, UnicodeError | ValueError):
+        return ContentError(f"unusable response: {msg}", reason="undecodable", url=url)
+    return FetchError(f"unexpected error: {msg}", url=url)
+
+
+class Fetcher:
+    """Owns the aiohttp session; ``async with Fetcher(limits) as f: await f.fetch(url)``."""
+
+    def __init__(
+        self,
+        limits: FetchLimits,
+        *,
+        limit: int = 100,
+        limit_per_host: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limits = limits
+        self._limit = limit
+        self._limit_per_host = limit_per_host
+        self._clock = clock
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Self:
+        lim = self.limits
+        timeout = aiohttp.ClientTimeout(
+            total=lim.total_timeout_s,
+            sock_connect=lim.connect_timeout_s,
+            sock_read=lim.read_timeout_s,
+        )
+        connector = aiohttp.TCPConnector(
+            limit=self._limit, limit_per_host=self._limit_per_host, ttl_dns_cache=300
+        )
+        self._session = aiohttp.ClientSession(
+            timeout=timeout,
+            connector=connector,
+            headers={"User-Agent": lim.user_agent, "Accept-Encoding": "gzip, deflate"},
+            auto_decompress=True,
+            raise_for_status=False,
+            trust_env=False,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("Fetcher used outside its 'async with' block")
+        return self._session
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        hop_check: HopCheck | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_redirects: int | None = None,
+    ) -> Response:
+        """GET ``url``, following redirects. Raises a :class:`FetchError` subclass on failure;
+        a non-2xx final status raises :class:`HTTPStatusError` with headers and a body excerpt.
+        ``hop_check(next_url)`` may raise to refuse a redirect target before it is requested."""
+        started = self._clock()
+        limit = self.limits.max_redirects if max_redirects is None else max_redirects
+        seen = {normalize(url) or url}
+        chain: list[str] = []
+        current = url
+        while True:
+            try:
+                resp = await self._exchange(current, headers)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise
+            except BaseException as exc:  # translated once, here
+                raise translate(exc, current) from exc
+            status, hdrs, body, ctype = resp
+            if status in REDIRECT_STATUSES and "Location" in hdrs:
+                target = _resolve_location(current, hdrs["Location"])
+                if target is None:
+                    raise RedirectError(
+                        f"redirect to an unusable Location {hdrs['Location']!r}",
+                        url=url,
+                        status=status,
+                        headers=hdrs,
+                    )
+                key = normalize(target) or target
+                if key in seen:
+                    raise RedirectError(
+                        f"redirect loop: {' -> '.join([url, *chain, target])}",
+                        url=url,
+                        status=status,
+                        headers=hdrs,
+                    )
+                if len(chain) >= limit:
+                    raise RedirectError(
+                        f"too many redirects (more than {limit}) from {url}",
+                        url=url,
+                        status=status,
+                        headers=hdrs,
+                    )
+                if hop_check is not None:
+                    await hop_check(target)
+                seen.add(key)
+                chain.append(target)
+                current = target
+                continue
+            if not 200 <= status < 300:
+                excerpt = body.decode("utf-8", "replace")
+                raise HTTPStatusError(
+                    f"HTTP {status}", url=current, status=status, headers=hdrs, excerpt=excerpt
+                )
+            return Response(
+                url=url,
+                final_url=current,
+                status=status,
+                headers=hdrs,
+                body=body,
+                content_type=ctype,
+                elapsed_s=self._clock() - started,
+                redirects=chain,
+            )
+
+    async def _exchange(
+        self, url: str, headers: Mapping[str, str] | None
+    ) -> tuple[int, dict[str, str], bytes, str | None]:
+        lim = self.limits
+        async with self.session.get(url, allow_redirects=False, headers=headers) as resp:
+            hdrs = _headers(resp)
+            ctype = resp.headers.get("Content-Type")
+            status = resp.status
+            if status in REDIRECT_STATUSES or not 200 <= status < 300:
+                # Keep a bounded excerpt only; an error page is never read to its end.
+                excerpt = await resp.content.read(EXCERPT_BYTES)
+                return status, hdrs, excerpt, ctype
+            if lim.allowed_content_types:
+                media = (ctype or "").split(";", 1)[0].strip().lower()
+                if not any(media.startswith(p) for p in lim.allowed_content_types):
+                    raise ContentError(
+                        f"content type {media or 'unknown'!r} is not allowed",
+                        reason="wrong_type",
+                        url=url,
+                        status=status,
+                        headers=hdrs,
+                    )
+            declared = resp.content_length
+            encoded = "Content-Encoding" in resp.headers
+            if declared is not None and not encoded and declared > lim.max_response_bytes:
+                raise _too_large(url, status, hdrs, lim.max_response_bytes, declared)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.content.iter_chunked(CHUNK):
+                size += len(chunk)
+                if size > lim.max_response_bytes:
+                    raise _too_large(url, status, hdrs, lim.max_response_bytes, None)
+                chunks.append(chunk)
+            return status, hdrs, b"".join(chunks), ctype
+
+
+def _too_large(
+    url: str, status: int, hdrs: dict[str, str], cap: int, declared: int | None
+) -> ContentError:
+    what = f"declared {declared} bytes" if declared is not None else "body"
+    return ContentError(
+        f"response too large: {what} exceeds max_response_bytes={cap}",
+        reason="too_large",
+        url=url,
+        status=status,
+        headers=hdrs,
+    )
+
+
+def _resolve_location(base: str, location: str) -> str | None:
+    try:
+        target = urljoin(base, location.strip())
+        parts = urlsplit(target)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return target.split("#", 1)[0]
+
+
+def response_info(resp: Response) -> dict[str, Any]:
+    """A small, JSON-able view of a response for logs and contexts."""
+    return {
+        "url": resp.url,
+        "final_url": resp.final_url,
+        "status": resp.status,
+        "content_type": resp.content_type,
+        "bytes": len(resp.body),
+        "elapsed_s": round(resp.elapsed_s, 4),
+        "redirects": resp.redirects,
+    }

@@ -1,0 +1,149 @@
+"""Verdict cache: one LLM call per kind of failure, per state dir.
+
+A failure's *signature* is a sha256 over its host, category, status and message, with the parts
+that differ between otherwise identical failures (numbers, hex ids, UUIDs, URLs) collapsed, so a
+thousand timeouts on one host cost one call. Verdicts live in the state store's metadata
+(:class:`StorageVerdictCache`), so a rerun over the same state dir costs none; identical failures
+that arrive while the first call is in flight wait for it (:class:`SingleFlight`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, Protocol, TypeVar
+
+from crawler.errors import LLMError
+from crawler.storage.base import Storage
+
+T = TypeVar("T")
+
+__all__ = [
+    "LeaderCancelled",
+    "MemoryVerdictCache",
+    "SingleFlight",
+    "StorageVerdictCache",
+    "VerdictCache",
+    "error_signature",
+    "normalise_message",
+]
+
+_MAX_NORMALISED_CHARS = 500
+# Order matters: URLs and UUIDs before the hex and digit runs they contain.
+_COLLAPSE = (
+    (re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE), "<url>"),
+    (
+        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
+        "<uuid>",
+    ),
+    (re.compile(r"\b0x[0-9a-f]+\b", re.IGNORECASE), "<hex>"),
+    # A hex run of 8+ with at least one digit: ids and hashes, not words like "deadbeef".
+    (re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b", re.IGNORECASE), "<hex>"),
+    (re.compile(r"\d+(?:\.\d+)*"), "<n>"),
+)
+
+
+def normalise_message(message: str) -> str:
+    """``message`` with URLs, UUIDs, hex ids and numbers collapsed, whitespace squeezed and case
+    folded: two failures that differ only in those have the same normalised message."""
+    text = message.lower()
+    for pattern, token in _COLLAPSE:
+        text = pattern.sub(token, text)
+    return " ".join(text.split())[:_MAX_NORMALISED_CHARS]
+
+
+def error_signature(host: str, category: str, status: int | None, message: str) -> str:
+    """The cache key of a failure: sha256 over host, category, status and normalised message."""
+    parts = (host.lower(), category.upper(), "" if status is None else str(status))
+    raw = "\x1f".join((*parts, normalise_message(message)))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+class VerdictCache(Protocol):
+    """Where validated LLM verdicts are kept, by signature."""
+
+    async def get(self, sig: str) -> dict[str, Any] | None:
+        """The verdict stored under ``sig``, or None."""
+
+    async def put(self, sig: str, verdict: dict[str, Any]) -> None:
+        """Store ``verdict`` under ``sig``."""
+
+
+class MemoryVerdictCache:
+    """A per-process cache (tests, and library users without a state dir)."""
+
+    def __init__(self) -> None:
+        self._verdicts: dict[str, dict[str, Any]] = {}
+
+    async def get(self, sig: str) -> dict[str, Any] | None:
+        verdict = self._verdicts.get(sig)
+        return dict(verdict) if verdict is not None else None
+
+    async def put(self, sig: str, verdict: dict[str, Any]) -> None:
+        self._verdicts[sig] = dict(verdict)
+
+    def __len__(self) -> int:
+        return len(self._verdicts)
+
+
+class StorageVerdictCache:
+    """Verdicts in the state store's metadata under ``"llm:" + sig`` (durable at the store's next
+    commit), fronted by a dict so a hot signature costs no store round trip."""
+
+    prefix = "llm:"
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._memory: dict[str, dict[str, Any]] = {}
+
+    async def get(self, sig: str) -> dict[str, Any] | None:
+        verdict = self._memory.get(sig)
+        if verdict is None:
+            stored = await self._storage.get_meta(self.prefix + sig)
+            if not isinstance(stored, dict):
+                return None
+            verdict = self._memory[sig] = stored
+        return dict(verdict)
+
+    async def put(self, sig: str, verdict: dict[str, Any]) -> None:
+        self._memory[sig] = dict(verdict)
+        await self._storage.set_meta(self.prefix + sig, dict(verdict))
+
+
+class LeaderCancelled(LLMError):
+    """The call a follower waited on was cancelled with its leader."""
+
+
+class SingleFlight(Generic[T]):
+    """Concurrent calls with the same key share one execution of the first caller's function."""
+
+    def __init__(self) -> None:
+        self._inflight: dict[str, asyncio.Future[T]] = {}
+
+    async def run(self, key: str, func: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
+        """``(result, leader)``: ``leader`` is True for the caller whose ``func`` ran. Followers
+        get the leader's result or its exception; a follower's cancellation leaves the leader's
+        call running for the others."""
+        future = self._inflight.get(key)
+        if future is not None:
+            return await asyncio.shield(future), False
+        future = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            result = await func()
+        except BaseException as exc:
+            if not future.done():
+                # A cancelled leader must not cancel its followers' waits; they retry alone.
+                if isinstance(exc, asyncio.CancelledError):
+                    future.set_exception(LeaderCancelled())
+                else:
+                    future.set_exception(exc)
+                future.exception()  # mark retrieved: nobody may be waiting
+            raise
+        else:
+            future.set_result(result)
+            return result, True
+        finally:
+            del self._inflight[key]

@@ -1,0 +1,408 @@
+"""The LLM manager: advice on the failures the rules cannot settle; cheap, safe, never in the way.
+
+One analysis goes ``cache → budget → breaker → call → validate → clamp``; whatever fails on the
+way, the rule-based analysis stands and the crawl goes on (:meth:`LLMManager.analyze_error`
+never raises). The LLM only advises, and only towards doing less or waiting longer
+(:func:`clamp`); the crawler applies its hard limits — max retries, the retry budget, robots.txt,
+the per-host breakers — after the analysis, whatever it says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import random
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import replace
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+from crawler.analysis import RuleAnalyser
+from crawler.breaker import CircuitBreaker
+from crawler.errors import LLMError
+from crawler.llm.cache import MemoryVerdictCache, SingleFlight, VerdictCache, error_signature
+from crawler.llm.client import LLMClient, LLMUnavailable
+from crawler.llm.prompts import Prompt, block_prompt, error_prompt
+from crawler.llm.schema import (
+    ANALYSIS_SCHEMA,
+    BLOCK_SCHEMA,
+    validate_analysis,
+    validate_block_verdict,
+)
+from crawler.records import Action, Analysis, FailureRecord
+
+__all__ = ["LLMManager", "LLMSettings", "RecordAnalyser", "clamp"]
+
+log = logging.getLogger(__name__)
+
+V = TypeVar("V")
+
+# Any non-empty key satisfies local servers (llama.cpp, Ollama, vLLM without --api-key); the SDK
+# refuses an empty one.
+LOCAL_API_KEY = "sk-no-key"
+_NEVER = 2**31  # a threshold that is never reached
+
+
+class LLMSettings(Protocol):
+    """The ``[llm]`` keys the manager reads (``crawler.config.LLMConfig`` has them)."""
+
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def api_key_env(self) -> str: ...
+    @property
+    def timeout_s(self) -> float: ...
+    @property
+    def max_retries(self) -> int: ...
+    @property
+    def max_calls_per_run(self) -> int: ...
+    @property
+    def breaker_failure_threshold(self) -> int: ...
+    @property
+    def breaker_reset_s(self) -> float: ...
+    @property
+    def structured_output(self) -> bool: ...
+    @property
+    def max_excerpt_chars(self) -> int: ...
+    def resolved_api_key(self, env: Mapping[str, str] | None = None) -> str: ...
+
+
+class RecordAnalyser(Protocol):
+    """The fallback: the rule-based analysis of a failure record."""
+
+    def analyse(self, record: FailureRecord) -> Analysis: ...
+
+
+def _is_loopback(base_url: str) -> bool:
+    host = urlsplit(base_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _resolve(cfg: LLMSettings, env: Mapping[str, str]) -> tuple[str, str]:
+    """``(api_key, "")`` when the LLM can be used, else ``("", why not)``."""
+    if not cfg.enabled:
+        return "", "[llm] enabled = false"
+    if not cfg.base_url:
+        return "", "no [llm] base_url configured"
+    if not cfg.model:
+        return "", "no [llm] model configured"
+    key = cfg.resolved_api_key(env)
+    if key:
+        return key, ""
+    if _is_loopback(cfg.base_url):
+        return LOCAL_API_KEY, ""
+    return "", f"no API key: set ${cfg.api_key_env} or [llm] api_key"
+
+
+def clamp(advice: Analysis, record: FailureRecord, *, max_wait_s: float | None = None) -> Analysis:
+    """The LLM's analysis made safe to act on: it may make the crawler do less or wait longer,
+    never more.
+
+    - a record the rules call certain and non-retryable is never retried;
+    - giving up means no retry, and no retry means no "retry later" or "wait";
+    - ``wait_s`` is at least the server's Retry-After and at most ``max_wait_s``.
+
+    Max retries, the retry budget, robots.txt and the breakers are enforced by the crawler after
+    this, whatever the analysis says.
+    """
+    should_retry = advice.should_retry
+    action = advice.suggested_action
+    if record.certain and not record.retryable:
+        should_retry = False
+    if action in (Action.GIVE_UP_URL, Action.GIVE_UP_HOST):
+        should_retry = False
+    if not should_retry and action in (Action.RETRY_LATER, Action.WAIT):
+        action = Action.GIVE_UP_URL
+    wait_s = advice.wait_s if action is Action.WAIT else None
+    if wait_s is not None:
+        wait_s = max(wait_s, record.retry_after_s or 0.0)
+        if max_wait_s is not None:
+            wait_s = min(wait_s, max_wait_s)
+    return replace(advice, should_retry=should_retry, suggested_action=action, wait_s=wait_s)
+
+
+def _analysis_to_cache(analysis: Analysis) -> dict[str, Any]:
+    return {"kind": "analysis", **analysis.to_dict(), "wait_s": analysis.wait_s}
+
+
+def _block_to_cache(blocked: bool) -> dict[str, Any]:
+    return {"kind": "block", "blocked": blocked}
+
+
+class LLMManager:
+    """Serves the :class:`~crawler.analysis.Analyser` interface with an LLM behind the rules.
+
+    Counters (ints): ``calls`` (requests sent), ``cache_hits``, ``rejected`` (answers that did
+    not validate), ``failures`` (transport errors, timeouts, HTTP errors), ``skipped_budget``,
+    ``skipped_breaker``; ``latencies_s`` holds each answered request's duration.
+    """
+
+    def __init__(
+        self,
+        cfg: LLMSettings,
+        *,
+        fallback: RecordAnalyser,
+        cache: VerdictCache | None = None,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        max_wait_s: float | None = None,
+        retry_backoff_s: float = 0.25,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.cfg = cfg
+        self.model = cfg.model
+        self.max_wait_s = max_wait_s
+        self._fallback = fallback
+        self._cache: VerdictCache = cache if cache is not None else MemoryVerdictCache()
+        self._clock = clock
+        api_key, self.disabled_reason = _resolve(cfg, os.environ if env is None else env)
+        self.enabled = not self.disabled_reason
+        self.cache_hits = 0
+        self.rejected = 0
+        self.failures = 0
+        self.skipped_budget = 0
+        self.skipped_breaker = 0
+        self.breaker = CircuitBreaker(
+            failure_threshold=cfg.breaker_failure_threshold,
+            min_calls=_NEVER,  # consecutive failures only: LLM traffic is too thin for a rate
+            reset_timeout_s=cfg.breaker_reset_s,
+            max_reset_timeout_s=cfg.breaker_reset_s,
+            half_open_max_calls=1,
+            success_threshold=1,
+            max_open_cycles=_NEVER,  # keep probing; never give the LLM up for the run
+            jitter_ratio=0.0,
+            rng=rng,
+        )
+        self._client = LLMClient(
+            base_url=cfg.base_url,
+            api_key=api_key,
+            model=cfg.model,
+            timeout_s=cfg.timeout_s,
+            max_retries=cfg.max_retries,
+            max_requests=cfg.max_calls_per_run,
+            structured_output=cfg.structured_output,
+            breaker=self.breaker,
+            clock=clock,
+            retry_backoff_s=retry_backoff_s,
+            sleep=sleep,
+        )
+        self._flight: SingleFlight[Any] = SingleFlight()
+        self._rejected_sigs: set[str] = set()  # answers that did not validate: not asked again
+        self._stack: AsyncExitStack | None = None
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> LLMManager:
+        if not self.enabled:
+            log.warning("LLM disabled: running on rules alone (%s)", self.disabled_reason)
+            return self
+        stack = AsyncExitStack()
+        await stack.enter_async_context(self._client)
+        self._stack = stack
+        log.info("LLM analysis on: model %s at %s", self.model, self.cfg.base_url)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    # -- counters ----------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> int:
+        """Requests sent to the endpoint (retries included; cached verdicts are not calls)."""
+        return self._client.requests
+
+    @property
+    def latencies_s(self) -> list[float]:
+        return list(self._client.latencies_s)
+
+    @property
+    def median_latency_s(self) -> float | None:
+        latencies = self._client.latencies_s
+        return statistics.median(latencies) if latencies else None
+
+    def stats(self) -> dict[str, Any]:
+        """The counters as plain data, for the summary and the analytics."""
+        return {
+            "enabled": self.enabled,
+            "calls": self.calls,
+            "cache_hits": self.cache_hits,
+            "rejected": self.rejected,
+            "failures": self.failures,
+            "skipped_budget": self.skipped_budget,
+            "skipped_breaker": self.skipped_breaker,
+            "median_latency_s": self.median_latency_s,
+        }
+
+    # -- the Analyser interface --------------------------------------------------------------
+
+    async def analyze_error(
+        self, model: str, error_message: str, context: Mapping[str, Any] | None = None
+    ) -> Analysis:
+        """The analysis of one failure (``context["failure"]``: the record or its
+        ``to_dict()``). The LLM's answer when there is a valid one (``source`` "llm", or
+        "llm-cache" for a verdict already paid for), clamped by :func:`clamp`; otherwise the
+        rule-based analysis. Never raises."""
+        context = context or {}
+        record = RuleAnalyser.record_from_context(error_message, context)
+        rules = self._fallback.analyse(record)
+        if not self.enabled:
+            return rules
+        try:
+            found = await self._ask_analysis(model or self.model, error_message, record, context)
+        except Exception:  # the failure path must never break on its adviser
+            log.exception("LLM analysis of %s failed; the rules decide", record.url)
+            return rules
+        if found is None:
+            return rules
+        advice, source = found
+        return replace(clamp(advice, record, max_wait_s=self.max_wait_s), source=source)
+
+    async def confirm_block(self, url: str, excerpt: str) -> bool | None:
+        """Whether a 200 page the heuristics suspect is a block, captcha or soft 404 really is
+        one; None when the LLM cannot say (disabled, over budget, failing, invalid answer)."""
+        if not self.enabled:
+            return None
+        limit = self.cfg.max_excerpt_chars
+        sig = "block-" + error_signature(urlsplit(url).netloc, "BLOCKED", 200, excerpt[:limit])
+        try:
+            found = await self._verdict(
+                sig,
+                lambda: block_prompt(url, excerpt, max_chars=limit),
+                "block_verdict",
+                BLOCK_SCHEMA,
+                validate_block_verdict,
+                _block_to_cache,
+                self.model,
+            )
+        except Exception:
+            log.exception("LLM block confirmation of %s failed", url)
+            return None
+        return None if found is None else found[0]
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _ask_analysis(
+        self,
+        model: str,
+        error_message: str,
+        record: FailureRecord,
+        context: Mapping[str, Any],
+    ) -> tuple[Analysis, str] | None:
+        message = record.message or error_message
+        sig = error_signature(record.host, record.category.value, record.status_code, message)
+        return await self._verdict(
+            sig,
+            lambda: error_prompt(
+                error_message, record, context, max_chars=self.cfg.max_excerpt_chars
+            ),
+            "error_analysis",
+            ANALYSIS_SCHEMA,
+            validate_analysis,
+            _analysis_to_cache,
+            model,
+        )
+
+    async def _verdict(
+        self,
+        sig: str,
+        prompt: Callable[[], Prompt],
+        schema_name: str,
+        schema: Mapping[str, Any],
+        parse: Callable[[Any], V],
+        to_cache: Callable[[V], dict[str, Any]],
+        model: str,
+    ) -> tuple[V, str] | None:
+        """``(verdict, source)`` from the cache or one call shared by concurrent askers, or None
+        when the rules must stand."""
+        cached = await self._cache.get(sig)
+        if cached is not None:
+            try:
+                value = parse(cached)
+            except LLMError:
+                log.warning("ignoring an unreadable cached LLM verdict %s", sig[:12])
+            else:
+                self.cache_hits += 1
+                return value, "llm-cache"
+        if sig in self._rejected_sigs:
+            return None
+
+        async def ask() -> V | None:
+            return await self._call(sig, prompt(), schema_name, schema, parse, to_cache, model)
+
+        try:
+            value_or_none, leader = await self._flight.run(sig, ask)
+        except LLMError:  # the leader was cancelled: this asker lets the rules decide
+            return None
+        if value_or_none is None:
+            return None
+        if leader:
+            return value_or_none, "llm"
+        self.cache_hits += 1  # shared an in-flight call: paid for once
+        return value_or_none, "llm-cache"
+
+    async def _call(
+        self,
+        sig: str,
+        prompt: Prompt,
+        schema_name: str,
+        schema: Mapping[str, Any],
+        parse: Callable[[Any], V],
+        to_cache: Callable[[V], dict[str, Any]],
+        model: str,
+    ) -> V | None:
+        client = self._client
+        if client.budget_left <= 0:
+            self.skipped_budget += 1
+            return None
+        sent_before = client.requests
+        try:
+            text = await client.complete(prompt, schema_name, schema, model=model)
+        except LLMUnavailable as exc:
+            if client.requests > sent_before:  # attempts failed, then a retry was refused
+                self.failures += 1
+            elif exc.reason == "budget":
+                self.skipped_budget += 1
+            else:
+                self.skipped_breaker += 1
+            log.info("LLM not asked (%s); the rules decide", exc.reason)
+            return None
+        except LLMError as exc:
+            self.failures += 1
+            log.warning("LLM call failed (%s); the rules decide", exc)
+            return None
+        try:
+            value = parse(text)
+        except LLMError as exc:
+            self.rejected += 1
+            self._rejected_sigs.add(sig)
+            log.warning("LLM answer rejected (%s); the rules decide", exc)
+            return None
+        try:
+            await self._cache.put(sig, to_cache(value))
+        except Exception:  # a verdict we could not store is still a valid verdict
+            log.warning("could not cache the LLM verdict %s", sig[:12], exc_info=True)
+        return value

@@ -1,0 +1,161 @@
+"""The results sink: one JSON line per stored page, appended exactly once across crashes.
+
+The crawler stages a page's line and acks its URL in the same batch, and at every batch boundary
+does, in this order::
+
+    offset = sink.flush()                     # 1. lines written, fsynced: the file is N bytes
+    await storage.commit(out_path, offset)    # 2. acks + "N bytes covered": ONE transaction
+
+Why this order is correct, wherever a crash (SIGKILL, power cut) lands:
+
+* before or during 1: the file may hold bytes past the last committed offset, even a torn line;
+  the acks of this batch are not committed, so their URLs are pending again;
+* between 1 and 2: the file is longer than the committed offset; same as above;
+* after 2: the file and the frontier agree.
+
+On the next run :meth:`JsonlSink.open` cuts the file back to the committed offset, so the lines
+of uncommitted acks vanish together with the acks, and those URLs are fetched and written once
+more. The other order (commit, then write) would lose pages: acked as done, never written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from crawler.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+_TAIL_CHUNK = 64 * 1024
+# Line breaks to str.splitlines() (and to JavaScript) that json.dumps leaves raw with
+# ensure_ascii=False: escaped, so that every reader sees one record a line.
+_ESCAPE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+class JsonlSink:
+    """Appends records to a JSONL file in fsynced batches. Nothing is opened in ``__init__``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._file: BinaryIO | None = None
+        self._staged: list[bytes] = []
+        self._size = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes in the file that :meth:`flush` has made durable."""
+        return self._size
+
+    async def open(self, committed_offset: int | None) -> None:
+        """Open for appending, first cutting off what no committed ack covers.
+
+        A file longer than ``committed_offset`` is truncated to it (those lines belong to acks
+        that never committed). A file with no committed offset (a new state dir), or one shorter
+        than it (changed by someone else), is kept, minus a torn last line.
+        """
+        if self._file is not None:
+            return
+        try:
+            self._file = self._open(committed_offset)
+        except OSError as exc:
+            raise StorageError(f"results file {self.path}: cannot open: {exc}") from exc
+
+    def _open(self, committed_offset: int | None) -> BinaryIO:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        file = open(self.path, "a+b")  # noqa: SIM115  # closed by close()
+        try:
+            size = os.fstat(file.fileno()).st_size
+            keep = size
+            if committed_offset is not None and size > committed_offset:
+                keep = committed_offset
+                log.info(
+                    "Cut %d uncommitted bytes off %s; their pages will be fetched again",
+                    size - committed_offset,
+                    self.path,
+                )
+            else:
+                if committed_offset is not None and size < committed_offset:
+                    log.warning(
+                        "%s is shorter (%d bytes) than the %d bytes committed; keeping it",
+                        self.path,
+                        size,
+                        committed_offset,
+                    )
+                keep = self._complete_lines(file, size)
+                if keep < size:
+                    log.warning("Cut a torn last line (%d bytes) off %s", size - keep, self.path)
+            if keep < size:
+                file.truncate(keep)
+                file.flush()
+                os.fsync(file.fileno())
+            self._size = keep
+            return file
+        except BaseException:
+            file.close()
+            raise
+
+    @staticmethod
+    def _complete_lines(file: BinaryIO, size: int) -> int:
+        """The length of the file up to and including its last newline."""
+        end = size
+        while end > 0:
+            start = max(0, end - _TAIL_CHUNK)
+            file.seek(start)
+            chunk = file.read(end - start)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                return start + newline + 1
+            end = start
+        return 0
+
+    def stage(self, record: dict[str, Any]) -> None:
+        """Serialise one record into the in-memory batch (no I/O)."""
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        line = text.translate(_ESCAPE_BREAKS) + "\n"
+        # A lone surrogate (from a badly decoded page) cannot be UTF-8: write it as a JSON
+        # escape instead, which reads back as the same string.
+        self._staged.append(line.encode("utf-8", "backslashreplace"))
+
+    @property
+    def staged(self) -> int:
+        """Records staged since the last flush."""
+        return len(self._staged)
+
+    def flush(self) -> int:
+        """Write the batch, flush and fsync; return the file's new size, the offset to commit."""
+        file = self._file
+        if file is None:
+            raise StorageError(f"results file {self.path}: not open")
+        if not self._staged:
+            return self._size
+        data = b"".join(self._staged)
+        try:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        except OSError as exc:
+            # Leave no half batch behind for the next flush to append to; keep the batch.
+            try:
+                file.truncate(self._size)
+            except OSError:
+                log.debug("Could not cut %s back after a failed write", self.path, exc_info=True)
+            raise StorageError(f"results file {self.path}: write failed: {exc}") from exc
+        self._staged.clear()
+        self._size += len(data)
+        return self._size
+
+    async def close(self) -> None:
+        """Write what is still staged and close. Those lines count only once a commit covers
+        them, so the crawler flushes and commits before closing."""
+        file = self._file
+        if file is None:
+            return
+        try:
+            self.flush()
+        finally:
+            self._file = None
+            file.close()

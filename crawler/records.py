@@ -1,0 +1,175 @@
+"""Plain data that crosses module boundaries: categories, severities, failure records, analyses,
+page records and DLQ entries. No I/O here; ``to_dict`` gives the shapes of ``CONTRACT.md``."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class Category(enum.StrEnum):
+    """What kind of failure happened (SPEC §3). Values are the upper-case names of the contract."""
+
+    NETWORK = "NETWORK"
+    DNS = "DNS"
+    TIMEOUT = "TIMEOUT"
+    TLS = "TLS"
+    RATE_LIMIT = "RATE_LIMIT"
+    SERVER = "SERVER"
+    CLIENT = "CLIENT"
+    AUTH = "AUTH"
+    NOT_FOUND = "NOT_FOUND"
+    BLOCKED = "BLOCKED"
+    CONTENT = "CONTENT"
+    REDIRECT = "REDIRECT"
+    ROBOTS = "ROBOTS"
+    UNKNOWN = "UNKNOWN"
+
+
+class Severity(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Strategy(enum.StrEnum):
+    """Recovery strategy chosen per category (SPEC §3); overridable in ``[retry.strategies]``."""
+
+    RETRY = "RETRY"
+    EXPONENTIAL_BACKOFF = "EXPONENTIAL_BACKOFF"
+    CIRCUIT_BREAKER = "CIRCUIT_BREAKER"
+    FALLBACK = "FALLBACK"
+    SKIP = "SKIP"
+    FAIL_FAST = "FAIL_FAST"
+
+
+class Action(enum.StrEnum):
+    """The closed set of things an analysis may suggest and the crawler can carry out.
+
+    Free text never becomes an action: an analysis whose ``suggested_action`` is not one of these
+    does not validate.
+    """
+
+    RETRY_LATER = "retry_later"
+    SLOW_DOWN_HOST = "slow_down_host"
+    WAIT = "wait"
+    GIVE_UP_URL = "give_up_url"
+    GIVE_UP_HOST = "give_up_host"
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRecord:
+    """What happened to one request, as ``failures.classify`` saw it (SPEC §3)."""
+
+    category: Category
+    severity: Severity
+    message: str
+    url: str
+    host: str  # "host:port"
+    method: str = "GET"
+    status_code: int | None = None
+    attempt: int = 1
+    correlation_id: str = ""
+    timestamp: str = ""  # ISO 8601, UTC
+    response_excerpt: str = ""  # bounded
+    retry_after_s: float | None = None  # seconds from `timestamp`, when the server sent one
+    exception_chain: tuple[str, ...] = ()
+    retryable: bool = False  # the table's verdict before budgets, breakers and the LLM
+    certain: bool = True  # False: the rules are unsure and the LLM manager may be asked
+    counts_for_breaker: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["category"] = self.category.value
+        d["severity"] = self.severity.value
+        d["exception_chain"] = list(self.exception_chain)
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The analysis of SPEC §2: from the rules, the LLM, or a cached LLM verdict."""
+
+    error_type: str
+    severity: Severity
+    description: str
+    should_retry: bool
+    suggested_action: Action
+    recovery_steps: tuple[str, ...] = ()
+    source: str = "rules"  # "rules" | "llm" | "llm-cache"
+    wait_s: float | None = None  # only with suggested_action == WAIT
+
+    def to_dict(self) -> dict[str, Any]:
+        """The six contract keys."""
+        return {
+            "error_type": self.error_type,
+            "severity": self.severity.value,
+            "description": self.description,
+            "should_retry": self.should_retry,
+            "suggested_action": self.suggested_action.value,
+            "recovery_steps": list(self.recovery_steps),
+        }
+
+
+@dataclass(slots=True)
+class PageRecord:
+    """One stored page: the results JSONL line of ``CONTRACT.md`` (plus ``data`` when asked)."""
+
+    url: str
+    final_url: str
+    status: int
+    depth: int
+    title: str | None
+    links: list[str]
+    fetched_at: str
+    attempts: int
+    data: dict[str, Any] | None = None  # target_data fields, only when the job asks for them
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "url": self.url,
+            "final_url": self.final_url,
+            "status": self.status,
+            "depth": self.depth,
+            "title": self.title,
+            "links": self.links,
+            "fetched_at": self.fetched_at,
+            "attempts": self.attempts,
+        }
+        if self.data is not None:
+            d["data"] = self.data
+        return d
+
+
+@dataclass(slots=True)
+class DLQEntry:
+    """A URL that failed for good, with what a person needs to act on it."""
+
+    id: int
+    url: str
+    attempts: int
+    error: dict[str, Any]  # category, message, status_code (+ the rest of the failure record)
+    analysis: dict[str, Any]  # the six analysis keys
+    first_failed_at: str
+    last_failed_at: str
+    depth: int = 0
+    host: str = ""
+    context: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "attempts": self.attempts,
+            "error": self.error,
+            "analysis": self.analysis,
+            "first_failed_at": self.first_failed_at,
+            "last_failed_at": self.last_failed_at,
+            "depth": self.depth,
+            "host": self.host,
+            "context": self.context,
+            "history": self.history,
+        }

@@ -1,0 +1,126 @@
+"""The storage contract: a lease protocol over the frontier, plus the DLQ and a little metadata.
+
+One URL's life in storage::
+
+    add ─► pending ─lease─► leased ─ack─────────► done
+              ▲               │  └─dead_letter──► dead (one DLQ entry per URL)
+              └──nack(not_before)┘
+    dlq_requeue: dead ─► pending (tries reset to 0, attempts kept, DLQ entry kept until an ack)
+
+Writes are staged and made durable together by :meth:`Storage.commit`, which also records how many
+bytes of the results file are covered by the committed acks (``out_offset``): on resume the results
+file is cut back to that offset, so a crash between writing lines and committing neither repeats nor
+tears a record. A lease that was never acked or nacked (the process died) is pending again when the
+storage is next opened (SQLite) or when its lease expires (Redis).
+
+Every backend passes the same contract suite (``tests/test_storage_contract.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from crawler.records import DLQEntry
+
+
+@dataclass(slots=True)
+class Lease:
+    """A URL handed to one worker. ``url`` is the normalised URL, the frontier's key."""
+
+    url: str
+    depth: int
+    host: str  # "host:port", as urls.host_key gives it
+    attempts: int  # requests made for this URL so far, across resumes and DLQ retries
+    tries: int  # requests made since it was added or last re-queued from the DLQ (the retry count)
+    not_before: float = 0.0  # the next-attempt time it had when leased
+
+
+@dataclass(frozen=True, slots=True)
+class FrontierCounts:
+    pending: int  # waiting, ready or not
+    leased: int
+    done: int
+    dead: int  # in the DLQ
+
+
+class Storage(Protocol):
+    """What the crawler needs from a state store. All methods may raise ``StorageError``."""
+
+    async def open(self) -> None:
+        """Create or open the store; leases left by a dead run become pending again."""
+
+    async def close(self) -> None:
+        """Commit what is staged and release every resource."""
+
+    # -- frontier --------------------------------------------------------------------------
+    def is_known(self, url: str) -> bool:
+        """True when ``url`` (normalised) is already in the frontier in any state. O(1), no I/O."""
+
+    async def add(self, entries: Iterable[tuple[str, int]]) -> int:
+        """Stage new URLs ``(normalised url, depth)``; known ones are skipped. Returns how many
+        were new. New URLs are immediately visible to :meth:`lease`."""
+
+    async def add_done(self, url: str, depth: int) -> bool:
+        """Record ``url`` as already stored (a redirect's final URL): a later link to it is not
+        fetched. A known URL that is still pending (not leased) becomes done too; one leased,
+        done or dead is left alone. Returns True when the URL's state changed."""
+
+    async def lease(self, limit: int, now: float, exclude_hosts: Sequence[str] = ()) -> list[Lease]:
+        """Up to ``limit`` pending URLs whose next-attempt time is ``<= now``, oldest first
+        (breadth-first by discovery order), skipping hosts in ``exclude_hosts``."""
+
+    async def lease_url(self, url: str, depth: int = 0) -> Lease | None:
+        """Lease one given URL now, whatever its state or next-attempt time (adding it when
+        unknown): ``AdaptiveCrawler.crawl(url)`` fetches on request. None when it is leased
+        already."""
+
+    async def next_ready_at(self, exclude_hosts: Sequence[str] = ()) -> float | None:
+        """The earliest next-attempt time among pending URLs (None when none is pending)."""
+
+    async def ack(self, lease: Lease, attempts: int) -> None:
+        """The URL was stored: mark it done with its final attempt count; drop its DLQ entry."""
+
+    async def nack(self, lease: Lease, not_before: float, attempts: int, tries: int) -> None:
+        """Return the URL to pending, not to be leased before ``not_before`` (epoch seconds).
+        A deferral passes the lease's own counts; a retry passes them incremented."""
+
+    async def dead_letter(self, lease: Lease, attempts: int, entry: DLQEntry) -> DLQEntry:
+        """The URL failed for good: mark it dead and store (or update) its DLQ entry.
+        ``entry.id`` is assigned by the store; an existing entry for the URL is updated in
+        place (attempts, error, analysis, last_failed_at; history appended)."""
+
+    async def give_up_host(self, host: str) -> list[Lease]:
+        """Lease every pending URL of ``host`` at once (ready or not), so the caller can
+        dead-letter them when the host is given up."""
+
+    async def commit(self, out_path: str | None = None, out_offset: int | None = None) -> None:
+        """Make everything staged durable in one transaction, with the results file offset."""
+
+    async def out_offset(self, out_path: str) -> int | None:
+        """The committed byte offset of the results file at ``out_path`` (None if never set)."""
+
+    async def counts(self) -> FrontierCounts: ...
+
+    # -- DLQ -------------------------------------------------------------------------------
+    async def dlq_list(
+        self, category: str | None = None, host: str | None = None, since: str | None = None
+    ) -> list[DLQEntry]:
+        """Entries filtered by category, host ("host:port") and last failure time (ISO 8601)."""
+
+    async def dlq_get(self, entry_id: int) -> DLQEntry | None: ...
+
+    async def dlq_requeue(self, ids: Sequence[int] | None) -> int:
+        """Make the entries' URLs pending again (all entries when ``ids`` is None); returns how
+        many. Entries stay until their URL is acked."""
+
+    async def dlq_purge(self, ids: Sequence[int] | None = None) -> int:
+        """Delete entries (all when ``ids`` is None); their URLs stay dead."""
+
+    # -- small metadata (seeds, out path, robots cache, LLM verdict cache) ----------------------
+    async def get_meta(self, key: str) -> Any:
+        """A JSON value stored under ``key``, or None."""
+
+    async def set_meta(self, key: str, value: Any) -> None:
+        """Stage a JSON value under ``key`` (durable at the next commit)."""
