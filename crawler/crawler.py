@@ -16,7 +16,6 @@ import logging
 import random
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field, replace
@@ -54,6 +53,7 @@ from crawler.records import (
     Severity,
 )
 from crawler.robots import ROBOTS_MAX_REDIRECTS, robots_url, rules_from_body, rules_from_failure
+from crawler.scheduler import Scheduler
 from crawler.storage import Lease, Storage, open_storage
 from crawler.throttle import Throttle
 from crawler.urls import Scope, host_key, normalize
@@ -61,7 +61,6 @@ from crawler.urls import Scope, host_key, normalize
 log = logging.getLogger("crawler")
 
 SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
-LEASE_BATCH = 32
 
 
 def iso(ts: float) -> str:
@@ -150,9 +149,7 @@ class AdaptiveCrawler:
         self._fetcher: Fetcher | None = None
         self._scope: Scope | None = None
         self._summary = CrawlSummary()
-        self._buffer: deque[Lease] = deque()
-        self._in_flight = 0
-        self._wake = asyncio.Event()
+        self._scheduler: Scheduler | None = None
         self._stopping = False
         self._commit_lock = asyncio.Lock()
         self._acks_since_commit = 0
@@ -214,7 +211,6 @@ class AdaptiveCrawler:
             return
         try:
             if self._storage is not None:
-                await self._return_buffered()
                 await self._commit()
         finally:
             await stack.aclose()
@@ -259,7 +255,7 @@ class AdaptiveCrawler:
                 "status": "stopping" if self._stopping else "ok",
                 "pages_ok": counts.done,
                 "pending": counts.pending + counts.leased,
-                "in_flight": self._in_flight,
+                "in_flight": self._scheduler.in_flight if self._scheduler else 0,
                 "dlq_items": len(dlq),
             },
             "errors": self.analytics.snapshot(),
@@ -282,7 +278,8 @@ class AdaptiveCrawler:
         if not self._stopping:
             log.warning("Stop requested: finishing in-flight requests, then saving state")
         self._stopping = True
-        self._wake_all()
+        if self._scheduler is not None:
+            self._scheduler.stop()
 
     # -- public crawling API -------------------------------------------------------------------
     async def run(self, seeds: Sequence[str] = ()) -> CrawlSummary:
@@ -298,16 +295,24 @@ class AdaptiveCrawler:
         await storage.add((k, 0) for k in keys)
         await self._commit()
         self._summary = CrawlSummary()
-        workers = max(1, self.config.crawl.concurrency)
+        scheduler = Scheduler(
+            storage,
+            self.hosts,
+            self._process,
+            workers=self.config.crawl.concurrency,
+            max_pages=self.config.crawl.max_pages,
+            clock=self._clock,
+        )
+        self._scheduler = scheduler
+        if self._stopping:
+            scheduler.stop()
         try:
             async with asyncio.TaskGroup() as tg:
                 committer = tg.create_task(self._commit_loop())
-                async with asyncio.TaskGroup() as wg:
-                    for _ in range(workers):
-                        wg.create_task(self._worker())
+                await scheduler.run()
                 committer.cancel()
         finally:
-            await self._return_buffered()
+            self._scheduler = None
             await self._commit()
             await self.analytics.drain()
         return await self._finish_summary(started)
@@ -328,11 +333,16 @@ class AdaptiveCrawler:
             lease = await self.storage.lease_url(key)
             if lease is None:
                 raise ConfigError("url", url, "a URL that no other task is fetching right now")
-            if lease.not_before > self._clock():
-                await asyncio.sleep(lease.not_before - self._clock())
-            outcome = await self._process(
-                lease, target_data=target_data, follow_links=False, wait_in_place=True
-            )
+            now = self._clock()
+            state = self.hosts.get(lease.host)
+            wait = max(lease.not_before, now) if lease.not_before > now else None
+            if wait is None and not state.given_up:
+                wait = state.admit(now)
+            if wait is not None:
+                await self.storage.nack(lease, wait, lease.attempts, lease.tries)
+                await asyncio.sleep(max(0.0, wait - now))
+                continue
+            outcome = await self._process(lease, target_data=target_data, follow_links=False)
             await self._commit()
             if isinstance(outcome, PageRecord):
                 return CrawlResult(url, outcome, last)
@@ -340,60 +350,6 @@ class AdaptiveCrawler:
                 last = outcome
                 if not outcome["should_retry"]:
                     return CrawlResult(url, None, last, dead_lettered=True)
-
-    # -- workers -------------------------------------------------------------------------------
-    async def _worker(self) -> None:
-        while True:
-            lease = await self._next_lease()
-            if lease is None:
-                return
-            try:
-                await self._process(lease)
-            finally:
-                self._in_flight -= 1
-                self._wake_all()
-
-    async def _next_lease(self) -> Lease | None:
-        storage = self.storage
-        max_pages = self.config.crawl.max_pages
-        while not self._stopping:
-            if self._buffer:
-                self._in_flight += 1
-                return self._buffer.popleft()
-            outstanding = self._in_flight + len(self._buffer)
-            if max_pages:
-                done = (await storage.counts()).done
-                if done >= max_pages and outstanding == 0:
-                    return None
-                room = max_pages - done - outstanding
-            else:
-                room = LEASE_BATCH
-            now = self._clock()
-            if room > 0:
-                leases = await storage.lease(
-                    min(LEASE_BATCH, room), now, exclude_hosts=self.hosts.blocked(now)
-                )
-                if leases:
-                    self._buffer.extend(leases)
-                    continue
-            next_at = await storage.next_ready_at()
-            if next_at is None and self._in_flight == 0:
-                self._wake_all()
-                return None  # nothing pending, nothing in flight: the crawl is over
-            timeout = 1.0 if next_at is None else min(1.0, max(0.005, next_at - now))
-            wake = self._wake
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout)
-        return None
-
-    def _wake_all(self) -> None:
-        self._wake.set()
-        self._wake = asyncio.Event()
-
-    async def _return_buffered(self) -> None:
-        while self._buffer:
-            lease = self._buffer.popleft()
-            await self.storage.nack(lease, 0.0, lease.attempts, lease.tries)
 
     async def _commit_loop(self) -> None:
         interval = self.config.storage.batch_interval_s
@@ -417,20 +373,21 @@ class AdaptiveCrawler:
         *,
         target_data: Mapping[str, str] | None = None,
         follow_links: bool = True,
-        wait_in_place: bool = False,
     ) -> PageRecord | dict[str, Any] | None:
-        """Admit, fetch and settle one leased URL. Returns the page, the ``_handle_error``
-        result, or None for a deferral."""
-        storage = self.storage
+        """Fetch and settle one leased URL whose host admitted it (``HostState.admit``).
+        Returns the page, the ``_handle_error`` result, or None for a deferral."""
         state = self.hosts.get(lease.host)
         now = self._clock()
         if state.given_up:
+            state.release()
             return await self._settle_given_up(lease, state)
         robots_needed = self.config.crawl.respect_robots_txt and state.robots is None
         if robots_needed and not await self._ensure_robots(state, lease):
+            state.release()
             return None
         paused = state.throttle.paused_until - now
         if paused > self.config.retry.max_retry_after_s:
+            state.release()
             until = iso(state.throttle.paused_until)
             exc = FetchError(
                 f"host {lease.host} is paused by Retry-After until {until}",
@@ -438,23 +395,14 @@ class AdaptiveCrawler:
                 status=429,
             )
             return await self._fail(exc, lease, state, 0.0, count_attempt=False)
-        wait = state.wait_until(now)
-        if wait is None:
-            wait = state.breaker.allow(now)  # may take the half-open probe slot
-        if wait is not None:
-            if wait_in_place:
-                await asyncio.sleep(max(0.0, wait - now))
-            await storage.nack(lease, wait, lease.attempts, lease.tries)
-            return None
         if state.robots is not None and not state.robots.allowed(lease.url):
-            state.breaker.on_cancel()
+            state.release()
             exc = RobotsDisallowed("robots.txt disallows this URL", url=lease.url)
             return await self._fail(exc, lease, state, 0.0, count_attempt=False)
 
         self._summary.requests += 1
         self.analytics.count("requests")
         self.budget.record_request(lease.host, now)
-        state.throttle.on_start(now)
         started = self._clock()
         try:
             resp = await self.fetcher.fetch(
@@ -464,8 +412,7 @@ class AdaptiveCrawler:
         except FetchError as exc:
             return await self._fail(exc, lease, state, self._clock() - started)
         except asyncio.CancelledError:
-            state.breaker.on_cancel()
-            state.throttle.on_cancel()
+            state.release()
             raise
         self.hosts.on_success(state, self._clock(), self._clock() - started)
         await self._store(lease, page, resp, follow_links)
@@ -521,7 +468,8 @@ class AdaptiveCrawler:
             new = self._new_links(page.links, lease.depth + 1)
             if new:
                 await storage.add(new)
-                self._wake_all()
+                if self._scheduler is not None:
+                    self._scheduler.wake()
         self._acks_since_commit += 1
         if self._acks_since_commit >= self.config.storage.batch_pages:
             await self._commit()
@@ -531,9 +479,8 @@ class AdaptiveCrawler:
         key = normalize(final_url)
         if key is None:
             return
-        waiting = next((b for b in self._buffer if b.url == key), None)
-        if waiting is not None:  # leased into our buffer but not started: hand it back first
-            self._buffer.remove(waiting)
+        waiting = self._scheduler.take(key) if self._scheduler else None
+        if waiting is not None:  # leased and held but not started: hand it back first
             await self.storage.nack(waiting, 0.0, waiting.attempts, waiting.tries)
         await self.storage.add_done(key, depth)
 
@@ -892,10 +839,8 @@ class AdaptiveCrawler:
 
     async def _give_up_host(self, state: HostState) -> None:
         leases = await self.storage.give_up_host(state.host)
-        buffered = [lease for lease in self._buffer if lease.host == state.host]
-        for lease in buffered:
-            self._buffer.remove(lease)
-        for lease in [*leases, *buffered]:
+        held = self._scheduler.take_host(state.host) if self._scheduler else []
+        for lease in [*leases, *held]:
             await self._settle_given_up(lease, state)
 
     # -- summary -------------------------------------------------------------------------------

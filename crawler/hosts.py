@@ -46,6 +46,23 @@ class HostState:
         return self.throttle.ready_at(now)
 
 
+    def admit(self, now: float) -> float | None:
+        """Take a request slot now (throttle slot, half-open probe) and return None, or return
+        when to come back without taking anything. Pair every admission with an outcome
+        (``HostRegistry.on_success``/``on_failure``) or with :meth:`release`."""
+        wait = self.wait_until(now)
+        if wait is None:
+            wait = self.breaker.allow(now)
+        if wait is None:
+            self.throttle.on_start(now)
+        return wait
+
+    def release(self) -> None:
+        """Give back an admission that made no request (robots.txt said no, a deferral)."""
+        self.breaker.on_cancel()
+        self.throttle.on_cancel()
+
+
 class HostRegistry:
     """Creates host states lazily from config; ``blocked(now)`` feeds the frontier's lease."""
 

@@ -30,26 +30,23 @@ from crawler.urls import LinkResolver
 # Labels whose meaning on the web differs from Python's codec of the same name (WHATWG Encoding
 # Standard): browsers decode "iso-8859-1" and "ascii" as windows-1252, Shift_JIS as Microsoft's
 # cp932 (real pages use its extensions), GB2312/GBK as gb18030, EUC-KR as cp949, and so on.
+_WEB_CODEC_TABLE = """
+cp1252: ascii us-ascii ansi_x3.4-1968 iso-8859-1 iso8859-1 iso_8859-1 latin1 latin-1 l1 cp819
+cp1252: ibm819 csisolatin1 iso-ir-100 windows-1252 x-cp1252 cp1252 x-user-defined
+cp932: shift_jis shift-jis sjis x-sjis ms_kanji csshiftjis windows-31j ms932 cp932
+euc_jp: euc-jp euc_jp x-euc-jp cseucpkdfmtjapanese
+cp1254: iso-8859-9 iso8859-9 iso_8859-9 latin5 l5 windows-1254
+cp874: iso-8859-11 iso8859-11 tis-620 tis_620 windows-874
+gb18030: gb2312 gbk x-gbk chinese csgb2312 iso-ir-58 gb18030
+big5hkscs: big5 big5-hkscs big5hkscs cn-big5 csbig5 x-x-big5
+cp949: euc-kr euc_kr ks_c_5601-1987 ks_c_5601-1989 korean windows-949 cp949
+utf-16-le: utf-16 utf_16 utf-16le utf_16_le unicode
+utf-16-be: utf-16be utf_16_be
+"""
 _WEB_CODECS = {
-    **dict.fromkeys(
-        "ascii us-ascii ansi_x3.4-1968 iso-8859-1 iso8859-1 iso_8859-1 latin1 latin-1 l1 cp819 "
-        "ibm819 csisolatin1 iso-ir-100 windows-1252 x-cp1252 cp1252 x-user-defined".split(),
-        "cp1252",
-    ),
-    **dict.fromkeys(
-        "shift_jis shift-jis sjis x-sjis ms_kanji csshiftjis windows-31j ms932 cp932".split(),
-        "cp932",
-    ),
-    **dict.fromkeys("euc-jp euc_jp x-euc-jp cseucpkdfmtjapanese".split(), "euc_jp"),
-    **dict.fromkeys("iso-8859-9 iso8859-9 iso_8859-9 latin5 l5 windows-1254".split(), "cp1254"),
-    **dict.fromkeys("iso-8859-11 iso8859-11 tis-620 tis_620 windows-874".split(), "cp874"),
-    **dict.fromkeys("gb2312 gbk x-gbk chinese csgb2312 iso-ir-58 gb18030".split(), "gb18030"),
-    **dict.fromkeys("big5 big5-hkscs big5hkscs cn-big5 csbig5 x-x-big5".split(), "big5hkscs"),
-    **dict.fromkeys(
-        "euc-kr euc_kr ks_c_5601-1987 ks_c_5601-1989 korean windows-949 cp949".split(), "cp949"
-    ),
-    **dict.fromkeys("utf-16 utf_16 utf-16le utf_16_le unicode".split(), "utf-16-le"),
-    **dict.fromkeys("utf-16be utf_16_be".split(), "utf-16-be"),
+    label: codec
+    for codec, _, labels in (line.partition(": ") for line in _WEB_CODEC_TABLE.split("\n"))
+    for label in labels.split()
 }
 # Not decoded on the web at all (UTF-7 is an XSS vector); treated as an unknown label.
 _REFUSED_CODECS = frozenset({"utf-7", "utf-32", "utf-32-le", "utf-32-be"})
@@ -76,7 +73,8 @@ def codec_for(label: str) -> str | None:
     if name is None:
         try:
             name = codecs.lookup(label).name
-            b"".decode(name)  # LookupError for bytes-to-bytes codecs such as base64
+            # LookupError for bytes-to-bytes codecs such as base64 (empty input would not tell)
+            b"  ".decode(name, "replace")
         except (LookupError, ValueError):
             return None
         name = _WEB_CODECS.get(name, name)
@@ -137,9 +135,9 @@ def _declared_encoding(body: bytes, content_type: str | None) -> str | None:
     for bom, encoding in _BOMS:
         if body.startswith(bom):
             return encoding
-    match = _META_CHARSET_RE.search(body, 0, _META_SCAN_BYTES)
-    if match:
-        encoding = codec_for(match.group(1).decode("ascii"))
+    meta = _META_CHARSET_RE.search(body, 0, _META_SCAN_BYTES)
+    if meta:
+        encoding = codec_for(meta.group(1).decode("ascii"))
         if encoding is not None:
             # The page was read as ASCII to find the meta, so it cannot be UTF-16 (WHATWG).
             return "utf-8" if encoding.startswith("utf-16") else encoding
@@ -181,7 +179,6 @@ _PARSER = etree.HTMLParser(
     remove_pis=True,
     collect_ids=False,
     compact=True,
-    default_doctype=False,
 )
 _HREF_STRIP = " \t\n\r\f"  # HTML's "ASCII whitespace"
 # urlsplit's idea of a scheme: a letter, then letters, digits, "+", "-", "." up to the colon.
@@ -219,7 +216,7 @@ def parse_html(body: bytes | str, base_url: str, encoding: str | None = None) ->
             base_href = element.get("href")
     title = None
     if title_element is not None:
-        title = " ".join("".join(title_element.itertext()).split()) or None
+        title = " ".join("".join(str(t) for t in title_element.itertext()).split()) or None
     return Parsed(title, _resolve_links(hrefs, base_url, base_href))
 
 
@@ -281,7 +278,8 @@ def validate_selectors(selectors: Mapping[str, str]) -> None:
     for name, selector in selectors.items():
         try:
             _compiled(selector)
-        except (soupsieve.SelectorSyntaxError, TypeError) as exc:
+        # soupsieve raises NotImplementedError for pseudo-elements and at-rules
+        except (soupsieve.SelectorSyntaxError, NotImplementedError, TypeError) as exc:
             raise ConfigError(
                 f"crawl.target_data.{name}", selector, "a valid CSS selector"
             ) from exc

@@ -71,7 +71,7 @@ def _normalize(url: str) -> str | None:
     authority = _AUTHORITY_RE.match(rest)
     assert authority is not None  # the pattern matches the empty string
     tail = rest[authority.end() :]
-    userinfo, at, hostport = authority.group().rpartition("@")
+    userinfo, _, hostport = authority.group().rpartition("@")
     host, port = _split_host_port(hostport)
     if host is None or port is None:
         return None

@@ -4,8 +4,12 @@ client: every misbehaviour ends in the rule analysis, counted, and never in an e
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
+import subprocess
+import sys
+import sysconfig
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -249,7 +253,7 @@ def test_error_prompt_carries_schema_actions_and_fenced_data() -> None:
     assert json.dumps(ANALYSIS_SCHEMA) in prompt.user
     assert f"{FENCE_OPEN}\n<h1>Forbidden</h1>\n{FENCE_CLOSE}" in prompt.user
     assert "category: AUTH" in prompt.user
-    assert "$" not in prompt.user.replace("$OPENAI", "")  # every placeholder filled
+    assert "$" not in prompt.user  # every placeholder filled
 
 
 def test_untrusted_text_cannot_close_its_fence_and_is_truncated() -> None:
@@ -673,3 +677,67 @@ async def test_memory_cache_round_trip() -> None:
     assert await cache.get("s") == {"a": 1}
     assert await cache.get("t") is None
     assert len(cache) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("hatchling") is None, reason="hatchling is needed to build the wheel"
+)
+def test_prompts_ship_in_the_wheel(tmp_path: Path) -> None:
+    """``pip install .`` into a fresh virtualenv: the loader finds the prompts in the package."""
+    repo = Path(__file__).resolve().parents[1]
+    wheel_dir = tmp_path / "wheel"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheel_dir),
+            str(repo),
+        ],
+        check=True,
+        timeout=240,
+    )
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('purelib'))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    wheel = next(wheel_dir.glob("*.whl"))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site, str(wheel)],
+        check=True,
+        timeout=120,
+    )
+    # Dependencies come from this interpreter's site-packages, after the fresh venv's own; the
+    # working directory is outside the repository so that only the installed package is seen.
+    deps = sysconfig.get_path("purelib")
+    script = (
+        "import crawler, crawler.llm.prompts as p; "
+        "d = p.prompts_dir(); "
+        "print(crawler.__file__); print(d); "
+        "print(all((d / n).is_file() for n in p.PROMPT_FILES))"
+    )
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", f"import sys; sys.path.append({deps!r}); {script}"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    ).stdout.splitlines()
+    assert out[0].startswith(site)
+    assert out[1] == str(Path(site) / "crawler" / "prompts")
+    assert out[2] == "True"

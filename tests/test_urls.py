@@ -106,7 +106,9 @@ _url_text = st.text(
 _urls = st.builds(
     lambda scheme, host, port, rest: f"{scheme}://{host}{port}{rest}",
     st.sampled_from(["http", "https", "HTTP", "Https", "ftp"]),
-    st.sampled_from(["example.com", "EXAMPLE.com", "127.0.0.1", "[::1]", "b\u00fccher.de", "", "a_b"]),
+    st.sampled_from(
+        ["example.com", "EXAMPLE.com", "127.0.0.1", "[::1]", "b\u00fccher.de", "", "a_b"]
+    ),
     st.sampled_from(["", ":80", ":443", ":8080", ":", ":0", ":65536"]),
     _url_text,
 )

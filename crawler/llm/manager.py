@@ -376,7 +376,7 @@ class LLMManager:
     ) -> V | None:
         client = self._client
         if client.budget_left <= 0:
-            self.skipped_budget += 1
+            self._skip_for_budget()
             return None
         sent_before = client.requests
         try:
@@ -385,10 +385,10 @@ class LLMManager:
             if client.requests > sent_before:  # attempts failed, then a retry was refused
                 self.failures += 1
             elif exc.reason == "budget":
-                self.skipped_budget += 1
+                self._skip_for_budget()
             else:
                 self.skipped_breaker += 1
-            log.info("LLM not asked (%s); the rules decide", exc.reason)
+                log.debug("LLM breaker open: not asked; the rules decide")
             return None
         except LLMError as exc:
             self.failures += 1
@@ -406,3 +406,11 @@ class LLMManager:
         except Exception:  # a verdict we could not store is still a valid verdict
             log.warning("could not cache the LLM verdict %s", sig[:12], exc_info=True)
         return value
+
+    def _skip_for_budget(self) -> None:
+        if not self.skipped_budget:  # once: every later failure would say the same
+            log.warning(
+                "LLM call budget spent (%d calls): the rules decide for the rest of the run",
+                self.calls,
+            )
+        self.skipped_budget += 1

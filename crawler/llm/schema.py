@@ -82,7 +82,8 @@ BLOCK_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-_REQUIRED = ANALYSIS_SCHEMA["required"][:6]  # the six contract keys; wait_s may be absent
+# The six contract keys must be present; wait_s may be absent (or null).
+_REQUIRED = tuple(key for key in ANALYSIS_SCHEMA["required"] if key != "wait_s")
 _FENCED_JSON = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 
 

@@ -318,14 +318,13 @@ class SQLiteStorage:
                 f"INSERT INTO urls (url, host, depth, status) VALUES (?, ?, ?, {PENDING})", certain
             )
             for url, _, depth in maybe:  # a duplicate, or (rarely) a 64-bit hash collision
+                if db.execute("SELECT 1 FROM urls WHERE url = ?", (url,)).fetchone():
+                    continue
                 row = (url, host_key(url), depth)
-                inserted = db.execute(
-                    "INSERT OR IGNORE INTO urls (url, host, depth, status)"
-                    f" VALUES (?, ?, ?, {PENDING})",
-                    row,
-                ).rowcount
-                if inserted:
-                    certain.append(row)
+                db.execute(
+                    f"INSERT INTO urls (url, host, depth, status) VALUES (?, ?, ?, {PENDING})", row
+                )
+                certain.append(row)
         for _url, host, _depth in certain:
             self._move(host, None, PENDING)
         return len(certain)
