@@ -170,7 +170,6 @@ class CrawlConfig(_Section):
         )
 
 
-
 class FetchConfig(_Section):
     """``[fetch]``: limits on one HTTP exchange."""
 

@@ -23,11 +23,15 @@ from rich.table import Table
 from crawler.config import load_config
 
 PAGE = """<!doctype html><html><head>{meta}<title>{title}</title></head>
-<body><h1>{title}</h1><p>{text}</p>{links}</body></html>"""
+<body><h1>{title}</h1><p>{text}</p><ul>{links}</ul></body></html>"""
+
+
+def _label(href: str) -> str:
+    return href.rstrip("/").rsplit("/", 1)[-1].replace("-", " ") or "home"
 
 
 def _page(title: str, text: str, links: list[str], meta: str = "") -> str:
-    anchors = "".join(f'<p><a href="{href}">{href}</a></p>' for href in links)
+    anchors = "".join(f'<li><a href="{href}">{_label(href)}</a></li>' for href in links)
     return PAGE.format(title=title, text=text, links=anchors, meta=meta)
 
 
@@ -76,7 +80,7 @@ class DemoSite:
                     "/flaky",
                     "/busy",
                     "/missing",
-                    "/captcha",
+                    "/members",
                     "/old-about",
                     "/private/report",
                     "https://example.com/elsewhere",
@@ -89,7 +93,7 @@ class DemoSite:
         if path == "/ja/":
             # Shift_JIS with the charset only in <meta>: "表" and "ソ" have 0x5C trail bytes.
             body = _page(
-                "日本語のページ — 表示テスト",
+                "日本語のページ：表示テスト",
                 "ソフトウェアの表示を確かめます。",
                 ["/", "/ja/euc"],
                 meta='<meta charset="shift_jis">',
@@ -115,7 +119,7 @@ class DemoSite:
                 return web.Response(status=429, text="slow down", headers={"Retry-After": "1"})
             body = _page("Busy page", "This page answered 429 with Retry-After: 1 once.", ["/"])
             return web.Response(body=body.encode(), headers={"Content-Type": html})
-        if path == "/captcha":
+        if path == "/members":
             body = _page(
                 "Attention Required",
                 "Please complete the CAPTCHA to prove you are not a robot.",
@@ -151,6 +155,8 @@ async def run_demo(*, no_llm: bool = False, keep: str | None = None) -> int:
                 "retry.base_delay_s": 0.1,
                 "retry.max_delay_s": 1.0,
                 "retry.max_retry_after_s": 5.0,
+                "circuit_breaker.reset_timeout_s": 1.0,
+                "circuit_breaker.max_reset_timeout_s": 2.0,
                 **llm_overrides,
             },
         )
@@ -164,7 +170,7 @@ async def run_demo(*, no_llm: bool = False, keep: str | None = None) -> int:
         finally:
             if llm_ctx is not None:
                 await llm_ctx.__aexit__(None, None, None)
-        _report(console, out_path, entries, summary.to_dict(), site)
+        _report(console, base, out_path, entries, summary.to_dict(), site)
         return 0
     finally:
         await site.stop()
@@ -191,6 +197,7 @@ async def _demo_llm(no_llm: bool) -> tuple[str, dict[str, Any], Any]:
 
 def _report(
     console: Console,
+    base: str,
     out_path: Path,
     entries: list[Any],
     summary: dict[str, Any],
@@ -202,7 +209,7 @@ def _report(
         table.add_column(col)
     for p in pages:
         table.add_row(
-            p["url"], str(p["status"]), str(p["title"]), str(len(p["links"])), str(p["attempts"])
+            p["url"].removeprefix(base), str(p["status"]), str(p["title"]), str(len(p["links"])), str(p["attempts"])
         )
     console.print(table)
     dlq = Table(title=f"Dead-letter queue ({len(entries)})")
@@ -210,7 +217,7 @@ def _report(
         dlq.add_column(col)
     for e in entries:
         dlq.add_row(
-            e.url,
+            e.url.removeprefix(base),
             e.error["category"],
             str(e.attempts),
             str(e.error["message"])[:60],

@@ -45,7 +45,6 @@ class HostState:
             return self.breaker.open_until
         return self.throttle.ready_at(now)
 
-
     def admit(self, now: float) -> float | None:
         """Take a request slot now (throttle slot, half-open probe) and return None, or return
         when to come back without taking anything. Pair every admission with an outcome

@@ -103,7 +103,10 @@ def render_metrics(snap: dict[str, Any]) -> str:
         "errors_total",
         "counter",
         "Failures by category.",
-        [(f'{{category="{_esc(k)}"}}', v) for k, v in sorted(snap["errors"]["by_category"].items())],
+        [
+            (f'{{category="{_esc(k)}"}}', v)
+            for k, v in sorted(snap["errors"]["by_category"].items())
+        ],
     )
     states = {"closed": 0, "half_open": 1, "open": 2}
     metric(
