@@ -209,7 +209,11 @@ def _report(
         table.add_column(col)
     for p in pages:
         table.add_row(
-            p["url"].removeprefix(base), str(p["status"]), str(p["title"]), str(len(p["links"])), str(p["attempts"])
+            p["url"].removeprefix(base),
+            str(p["status"]),
+            str(p["title"]),
+            str(len(p["links"])),
+            str(p["attempts"]),
         )
     console.print(table)
     dlq = Table(title=f"Dead-letter queue ({len(entries)})")
