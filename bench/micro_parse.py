@@ -62,7 +62,6 @@ def main() -> None:
     )
     per_page("decode_body (meta charset)", pages, lambda u, b: decode_body(b, None))
     per_page("parse_html: title + links (resolved)", pages, lambda u, b: parse_html(b, u, "utf-8"))
-    per_page("parse_html: title + links (resolved)", pages, lambda u, b: parse_html(b, u, "utf-8"))
 
     def keys(url: str, body: bytes) -> None:
         for link in parse_html(body, url, "utf-8").links:

@@ -392,7 +392,7 @@ class AdaptiveCrawler(FailurePath):
             resp = await self.fetcher.fetch(
                 lease.url, hop_check=lambda target: self._check_hop(state, target)
             )
-            page = self._make_page(lease, resp, target_data)
+            page = await self._page_or_block(lease, resp, target_data)
         except FetchError as exc:
             return await self._fail(exc, lease, state, self._clock() - started)
         except asyncio.CancelledError:
@@ -402,8 +402,30 @@ class AdaptiveCrawler(FailurePath):
         await self._store(lease, page, resp, follow_links)
         return page
 
-    def _make_page(
+    async def _page_or_block(
         self, lease: Lease, resp: Response, target_data: Mapping[str, str] | None
+    ) -> PageRecord:
+        """The page, unless it is a block page: one the heuristics suspect is confirmed by the
+        LLM when one is configured (its "no" stores the page; no answer leaves the heuristics'
+        verdict standing)."""
+        try:
+            return self._make_page(lease, resp, target_data)
+        except BlockedPage as suspected:
+            confirm = getattr(self.llm, "confirm_block", None)
+            verdict = await confirm(lease.url, suspected.excerpt) if confirm else None
+            if verdict is False:
+                log.info("LLM says %s is not a block page after all: storing it", lease.url)
+                return self._make_page(lease, resp, target_data, check_blocked=False)
+            suspected.confirmed_by = "llm" if verdict else "heuristics"
+            raise
+
+    def _make_page(
+        self,
+        lease: Lease,
+        resp: Response,
+        target_data: Mapping[str, str] | None,
+        *,
+        check_blocked: bool = True,
     ) -> PageRecord:
         mtype = media_type(resp.content_type)
         title: str | None = None
@@ -413,7 +435,7 @@ class AdaptiveCrawler(FailurePath):
             text, encoding = decode_body(resp.body, resp.content_type)
             parsed = parse_html(resp.body, resp.final_url, encoding)
             title, links = parsed.title, parsed.links
-            if looks_blocked(text, self.config.fetch.block_markers):
+            if check_blocked and looks_blocked(text, self.config.fetch.block_markers):
                 raise BlockedPage(
                     "the page looks like a captcha, WAF or access-denied page",
                     url=resp.final_url,

@@ -178,7 +178,13 @@ class RobotsDisallowed(FetchError):
 
 
 class BlockedPage(FetchError):
-    """A captcha, WAF or "access denied" page, whatever its status code."""
+    """A captcha, WAF or "access denied" page, whatever its status code.
+
+    ``confirmed_by`` says who decided: ``"heuristics"`` or ``"llm"`` (which then need not be
+    asked again for an analysis of the same page).
+    """
+
+    confirmed_by: str = "heuristics"
 
 
 class HostGivenUp(FetchError):

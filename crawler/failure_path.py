@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from crawler.analysis import Analyser, RuleAnalyser
 from crawler.analytics import ErrorAnalytics
 from crawler.config import Config
-from crawler.errors import FetchError, HostGivenUp
+from crawler.errors import BlockedPage, FetchError, HostGivenUp
 from crawler.failures import classify
 from crawler.hosts import HostRegistry, HostState
 from crawler.policy import RetryBudget, RetryPolicy
@@ -196,6 +196,9 @@ class FailurePath:
         self, record: FailureRecord, exc: Exception, context: dict[str, Any]
     ) -> Analysis:
         """Rules where they are certain; the LLM manager only where they are not."""
+        if isinstance(exc, BlockedPage) and exc.confirmed_by == "llm":
+            context["block_confirmed_by"] = "llm"  # the LLM already spoke about this page
+            return self.rules.analyse(record)
         if record.certain or self.llm is None:
             return self.rules.analyse(record)
         llm_context = dict(context)

@@ -56,7 +56,29 @@ def _normalize_cached(url: str) -> str | None:
         return None
 
 
+# A URL already in canonical form (the usual case for resolved links): lower-case scheme and host,
+# no userinfo, a path without "/." and a non-empty query, only characters the general path would
+# leave alone, percent-escapes in upper case. The port is checked in code.
+_CANONICAL_RE = re.compile(
+    r"(https?)://[a-z0-9\-._~!$&'()*+,;=]+(?::([1-9][0-9]{0,4}))?"
+    r"/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-F]{2})*"
+    r"(?:\?(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?\[\]\\]|%[0-9A-F]{2})+)?"
+)
+
+
 def _normalize(url: str) -> str | None:
+    match = _CANONICAL_RE.fullmatch(url)
+    if match is not None and "/." not in url:
+        port = match.group(2)
+        if port is None:
+            return url
+        number = int(port)
+        if number <= 65535 and number != DEFAULT_PORTS[match.group(1)]:
+            return url
+    return _normalize_general(url)
+
+
+def _normalize_general(url: str) -> str | None:
     url = url.strip(" \t\r\n\f")
     if _CONTROL_RE.search(url):
         return None

@@ -145,3 +145,62 @@ async def test_real_model_answers_validate_or_are_counted(local_model: tuple[str
     assert [a.source for a in again] == [
         "llm-cache" if a.source == "llm" else "rules" for a in results
     ]
+
+
+async def test_crawl_with_the_local_model_then_rerun_costs_no_call(tmp_path: Any) -> None:
+    """A crawl of the fault-injecting site with the model on: its DLQ entries carry analyses
+    that came from the model, and a second run over the same state dir asks it nothing new."""
+    from crawler import AdaptiveCrawler
+    from crawler.config import load_config
+    from tests.site import Page, Status, TestSite
+
+    async with TestSite("127.0.0.1") as site, LocalModelServer() as (base_url, model):
+        site.add("/", Page(title="root", links=["/admin", "/members", "/ok", "/gone"]))
+        site.add("/admin", Status(403, body="<h1>Forbidden</h1>"))
+        site.add("/members", Status(401, body="<h1>Login required</h1>"))
+        site.add("/gone", Status(404))
+        site.add("/ok", Page(title="ok"))
+        cfg = load_config(
+            None,
+            {
+                "crawl.state_dir": str(tmp_path / "state"),
+                "retry.base_delay_s": 0.01,
+                "retry.max_delay_s": 0.05,
+                "retry.max_retries": 1,
+                "llm.enabled": True,
+                "llm.base_url": base_url,
+                "llm.model": model,
+                "llm.timeout_s": 120.0,
+                "llm.max_excerpt_chars": 500,
+            },
+            env={},
+        )
+        async with AdaptiveCrawler(cfg) as crawler:
+            first = await crawler.run([site.url("/")])
+            entries = {e.url: e for e in await crawler.storage.dlq_list()}
+        assert first.pages_ok == 2
+        assert first.llm_calls >= 1
+        sources = {
+            url.rsplit("/", 1)[1]: e.context["analysis_source"] for url, e in entries.items()
+        }
+        assert sources["gone"] == "rules"  # a 404 is certain: the model is not asked
+        model_answered = [s for k, s in sources.items() if k in ("admin", "members")]
+        # Each answer either validated (from the model) or was rejected and the rules stood.
+        assert set(model_answered) <= {"llm", "llm-cache", "rules"}
+        assert {"llm", "llm-cache"} & set(model_answered), "no DLQ analysis came from the model"
+        for e in entries.values():
+            assert set(e.analysis) == {
+                "error_type",
+                "severity",
+                "description",
+                "should_retry",
+                "suggested_action",
+                "recovery_steps",
+            }
+            assert e.attempts <= cfg.retry.max_retries + 1
+        log.info("local model crawl: calls=%s sources=%s", first.llm_calls, sources)
+
+        async with AdaptiveCrawler(cfg) as crawler:
+            await crawler.storage.dlq_requeue(None)
+            second = await crawler.run([])
+        assert second.llm_calls == 0, "a verdict cached in the state dir was asked again"

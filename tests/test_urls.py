@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crawler.errors import ConfigError
-from crawler.urls import Scope, host_key, normalize
+from crawler.urls import Scope, _normalize_general, host_key, normalize
 
 
 @pytest.mark.parametrize(
@@ -121,6 +121,11 @@ def test_normalize_is_idempotent_and_total(url: str) -> None:
         assert normalize(key) == key
         assert key.startswith(("http://", "https://"))
         assert "#" not in key
+
+
+@given(st.one_of(_urls, _urls.map(lambda url: normalize(url) or "http://x.test/")))
+def test_canonical_fast_path_agrees_with_the_general_rules(url: str) -> None:
+    assert normalize(url) == _normalize_general(url)
 
 
 @given(_urls)
