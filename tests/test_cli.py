@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from crawler.lock import StateLock
 
 from crawler.cli import main
+from crawler.lock import StateLock
 from tests.conftest import read_jsonl
 from tests.site import Page, Stall, TestSite
 
