@@ -14,7 +14,7 @@ import pytest
 from crawler.cli import main
 from crawler.lock import StateLock
 from tests.conftest import read_jsonl
-from tests.site import Page, Stall, TestSite
+from tests.site import Page, Stall, Status, TestSite
 
 FAST_TOML = """
 [retry]
@@ -232,3 +232,66 @@ async def test_cli_run_writes_summary_and_dlq_list_json(site: TestSite, tmp_path
         "suggested_action",
         "recovery_steps",
     }
+
+
+async def _cli(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "crawler",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.slow
+async def test_dlq_commands_end_to_end(site: TestSite, tmp_path: Path) -> None:
+    site.add("/", Page(title="root", links=["/flaky", "/gone"]))
+    site.add("/flaky", Status(500))
+    site.add("/gone", Status(404))
+    cfg = write(tmp_path / "c.toml", FAST_TOML + "\n[circuit_breaker]\nfailure_threshold = 50\n")
+    state = str(tmp_path / "s")
+    out = tmp_path / "o.jsonl"
+    common = ["--config", str(cfg), "--state-dir", state]
+    code, _, _ = await _cli("run", site.url("/"), *common, "--out", str(out))
+    assert code == 0
+
+    code, text, _ = await _cli("dlq", "list", *common, "--category", "SERVER", "--json")
+    assert code == 0
+    (server_entry,) = json.loads(text)
+    assert server_entry["url"] == site.url("/flaky")
+    assert server_entry["attempts"] == 4
+
+    code, text, _ = await _cli("dlq", "show", str(server_entry["id"]), *common)
+    assert code == 0
+    assert json.loads(text)["history"][0]["status_code"] == 500
+
+    export = tmp_path / "dlq.jsonl"
+    code, _, _ = await _cli("dlq", "export", *common, "--out", str(export))
+    assert code == 0
+    assert len(read_jsonl(export)) == 2
+
+    code, _, err = await _cli("dlq", "retry", *common)
+    assert code == 2, "retry needs --all or IDs"
+    assert "--all" in err
+
+    # The server recovers: a retry of that entry stores the page and removes the entry.
+    site.add("/flaky", Page(title="recovered"))
+    code, _, _ = await _cli("dlq", "retry", str(server_entry["id"]), *common)
+    assert code == 0
+    code, text, _ = await _cli("dlq", "list", *common, "--json")
+    assert [e["url"] for e in json.loads(text)] == [site.url("/gone")]
+    records = read_jsonl(out)
+    flaky = next(r for r in records if r["url"] == site.url("/flaky"))
+    assert flaky["title"] == "recovered"
+    assert flaky["attempts"] == 5  # every request counts, across the DLQ retry
+
+    code, _, _ = await _cli("dlq", "purge", "--all", *common)
+    assert code == 0
+    code, text, _ = await _cli("stats", *common, "--json")
+    assert code == 0
+    assert json.loads(text)["dlq_items"] == 0
