@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from crawler.config import Config, load_config
+from crawler.crawler import CrawlSummary
 from crawler.errors import ConfigError, CrawlerError, LockHeldError
 from crawler.records import DLQEntry
 from crawler.storage.base import Storage
@@ -198,24 +199,14 @@ async def _crawl(cfg: Config, seeds: Sequence[str]) -> int:
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-    _print_summary(summary.to_dict(), str(crawler.summary_path))
+    _print_summary(summary, crawler.summary_path)
     return EXIT_OK
 
 
-def _print_summary(summary: dict[str, Any], path: str) -> None:
-    keys = [
-        "pages_ok",
-        "pages_failed",
-        "requests",
-        "retries",
-        "llm_calls",
-        "dlq_items",
-        "duration_s",
-    ]
-    line = ", ".join(f"{k}={summary[k]}" for k in keys)
-    print(f"crawl finished: {line}", file=sys.stderr)
-    if summary.get("breakers"):
-        print(f"circuit breakers: {json.dumps(summary['breakers'])}", file=sys.stderr)
+def _print_summary(summary: CrawlSummary, path: Path) -> None:
+    print(f"crawl finished: {summary.headline()}", file=sys.stderr)
+    if summary.breakers:
+        print(f"circuit breakers: {json.dumps(summary.breakers)}", file=sys.stderr)
     print(f"summary written to {path}", file=sys.stderr)
 
 
@@ -325,5 +316,5 @@ async def _dlq_retry(cfg: Config, state_dir: Path, ids: list[int] | None) -> int
         await crawler.storage.commit()
         print(f"re-queued {n} entries", file=sys.stderr)
         summary = await crawler.run([])
-    _print_summary(summary.to_dict(), str(crawler.summary_path))
+    _print_summary(summary, crawler.summary_path)
     return EXIT_OK

@@ -76,8 +76,8 @@ class CrawlConfig(_Section):
     allowed_domains: list[str] = Field(
         default_factory=list,
         description='extra hosts in scope besides the seeds\' host:port: "example.com" = that host '
-        'on any port, "example.com:8080" = that port only, "*.example.com" = its subdomains '
-        "(not the apex)",
+        'on any port, "example.com:8080" = that port only, "*.example.com" = it and its '
+        "subdomains",
     )
     include: list[str] = Field(
         default_factory=list,
@@ -151,10 +151,10 @@ class CrawlConfig(_Section):
         for name, selector in value.items():
             try:
                 soupsieve.compile(selector)
-            except soupsieve.SelectorSyntaxError as exc:
-                raise ValueError(
-                    f"valid CSS selectors ({name} = {selector!r}: {str(exc).splitlines()[0]})"
-                ) from exc
+            except (soupsieve.SelectorSyntaxError, NotImplementedError) as exc:
+                # soupsieve raises NotImplementedError for pseudo-elements such as "p::before".
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ValueError(f"valid CSS selectors ({name} = {selector!r}: {first})") from exc
         return value
 
     @property

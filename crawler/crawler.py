@@ -34,12 +34,19 @@ from crawler.errors import (
     RobotsDisallowed,
 )
 from crawler.failure_path import FailurePath, iso
-from crawler.failures import classify, looks_blocked
+from crawler.failures import BLOCK_SCAN_CHARS, classify, looks_blocked
 from crawler.fetch import Fetcher, FetchLimits, Response
 from crawler.hosts import HostRegistry, HostState
 from crawler.lock import StateLock
 from crawler.output import JsonlSink
-from crawler.parse import decode_body, is_html, media_type, parse_html, select_fields
+from crawler.parse import (
+    decode_body,
+    is_html,
+    may_contain_words,
+    media_type,
+    parse_html,
+    select_fields,
+)
 from crawler.policy import RetryBudget, RetryPolicy
 from crawler.records import (
     Analysis,
@@ -75,6 +82,11 @@ class CrawlSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def headline(self) -> str:
+        """The contract's counters on one line, for people reading a terminal or a log."""
+        keys = ("pages_ok", "pages_failed", "requests", "retries", "llm_calls", "dlq_items")
+        return ", ".join(f"{k}={getattr(self, k)}" for k in (*keys, "duration_s"))
 
 
 @dataclass(slots=True)
@@ -435,7 +447,14 @@ class AdaptiveCrawler(FailurePath):
             text, encoding = decode_body(resp.body, resp.content_type)
             parsed = parse_html(resp.body, resp.final_url, encoding)
             title, links = parsed.title, parsed.links
-            if check_blocked and looks_blocked(text, self.config.fetch.block_markers):
+            markers = self.config.fetch.block_markers
+            # looks_blocked lower-cases and strips the page's first 16 KB, ~1 ms a page; a scan of
+            # the raw bytes for the markers' words clears an ordinary page in a tenth of that.
+            if (
+                check_blocked
+                and may_contain_words(resp.body, text, encoding, markers, BLOCK_SCAN_CHARS)
+                and looks_blocked(text, markers)
+            ):
                 raise BlockedPage(
                     "the page looks like a captcha, WAF or access-denied page",
                     url=resp.final_url,

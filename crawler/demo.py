@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crawler.config import load_config
+from crawler.crawler import CrawlSummary
 
 PAGE = """<!doctype html><html><head>{meta}<title>{title}</title></head>
 <body><h1>{title}</h1><p>{text}</p><ul>{links}</ul></body></html>"""
@@ -170,7 +171,7 @@ async def run_demo(*, no_llm: bool = False, keep: str | None = None) -> int:
         finally:
             if llm_ctx is not None:
                 await llm_ctx.__aexit__(None, None, None)
-        _report(console, base, out_path, entries, summary.to_dict(), site)
+        _report(console, base, out_path, entries, summary, site)
         return 0
     finally:
         await site.stop()
@@ -200,7 +201,7 @@ def _report(
     base: str,
     out_path: Path,
     entries: list[Any],
-    summary: dict[str, Any],
+    summary: CrawlSummary,
     site: DemoSite,
 ) -> None:
     pages = [json.loads(line) for line in out_path.read_text(encoding="utf-8").splitlines() if line]
@@ -229,15 +230,6 @@ def _report(
             str(e.context.get("analysis_source", "rules")),
         )
     console.print(dlq)
-    keys = [
-        "pages_ok",
-        "pages_failed",
-        "requests",
-        "retries",
-        "llm_calls",
-        "dlq_items",
-        "duration_s",
-    ]
-    console.print("Summary: " + ", ".join(f"{k}={summary[k]}" for k in keys))
+    console.print(f"Summary: {summary.headline()}")
     console.print(f"Requests the site received per path: {dict(sorted(site.hits.items()))}")
     sys.stdout.flush()

@@ -27,6 +27,9 @@ sees only these types. ``failures.classify`` turns a :class:`FetchError` into a 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypedDict
+
+from typing_extensions import Unpack
 
 
 class CrawlerError(Exception):
@@ -64,6 +67,15 @@ class LLMError(CrawlerError):
     """The LLM endpoint failed, timed out, or gave an answer that does not validate."""
 
 
+class FetchDetails(TypedDict, total=False):
+    """What a response (if any) said, passed on by every FetchError subclass."""
+
+    url: str
+    status: int | None
+    headers: Mapping[str, str] | None
+    excerpt: str
+
+
 class FetchError(CrawlerError):
     """One URL could not be fetched or its response could not be used.
 
@@ -98,16 +110,9 @@ class DNSError(NetworkError):
     """The host name does not resolve (``nxdomain`` True when the name surely does not exist)."""
 
     def __init__(
-        self,
-        message: str,
-        *,
-        nxdomain: bool = True,
-        url: str = "",
-        status: int | None = None,
-        headers: Mapping[str, str] | None = None,
-        excerpt: str = "",
+        self, message: str, *, nxdomain: bool = True, **details: Unpack[FetchDetails]
     ) -> None:
-        super().__init__(message, url=url, status=status, headers=headers, excerpt=excerpt)
+        super().__init__(message, **details)
         self.nxdomain = nxdomain
 
 
@@ -115,16 +120,9 @@ class FetchTimeout(FetchError):
     """A timeout: ``phase`` is ``connect``, ``read`` (silence between bytes) or ``total``."""
 
     def __init__(
-        self,
-        message: str,
-        *,
-        phase: str = "total",
-        url: str = "",
-        status: int | None = None,
-        headers: Mapping[str, str] | None = None,
-        excerpt: str = "",
+        self, message: str, *, phase: str = "total", **details: Unpack[FetchDetails]
     ) -> None:
-        super().__init__(message, url=url, status=status, headers=headers, excerpt=excerpt)
+        super().__init__(message, **details)
         self.phase = phase
 
 
@@ -132,16 +130,9 @@ class TLSError(FetchError):
     """TLS handshake or certificate verification failed (``certificate`` True for the latter)."""
 
     def __init__(
-        self,
-        message: str,
-        *,
-        certificate: bool = False,
-        url: str = "",
-        status: int | None = None,
-        headers: Mapping[str, str] | None = None,
-        excerpt: str = "",
+        self, message: str, *, certificate: bool = False, **details: Unpack[FetchDetails]
     ) -> None:
-        super().__init__(message, url=url, status=status, headers=headers, excerpt=excerpt)
+        super().__init__(message, **details)
         self.certificate = certificate
 
 
@@ -156,16 +147,9 @@ class ContentError(FetchError):
     """
 
     def __init__(
-        self,
-        message: str,
-        *,
-        reason: str = "undecodable",
-        url: str = "",
-        status: int | None = None,
-        headers: Mapping[str, str] | None = None,
-        excerpt: str = "",
+        self, message: str, *, reason: str = "undecodable", **details: Unpack[FetchDetails]
     ) -> None:
-        super().__init__(message, url=url, status=status, headers=headers, excerpt=excerpt)
+        super().__init__(message, **details)
         self.reason = reason
 
 
@@ -191,14 +175,7 @@ class HostGivenUp(FetchError):
     """The host's circuit breaker gave up on it; ``last`` is the failure that opened it last."""
 
     def __init__(
-        self,
-        message: str,
-        *,
-        last: FetchError | None = None,
-        url: str = "",
-        status: int | None = None,
-        headers: Mapping[str, str] | None = None,
-        excerpt: str = "",
+        self, message: str, *, last: FetchError | None = None, **details: Unpack[FetchDetails]
     ) -> None:
-        super().__init__(message, url=url, status=status, headers=headers, excerpt=excerpt)
+        super().__init__(message, **details)
         self.last = last

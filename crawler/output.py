@@ -115,7 +115,11 @@ class JsonlSink:
     def stage(self, record: dict[str, Any]) -> None:
         """Serialise one record into the in-memory batch (no I/O)."""
         text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-        line = text.translate(_ESCAPE_BREAKS) + "\n"
+        # str.translate looks every character up in the table (~200 µs for a page's record);
+        # three substring scans (~1 µs) tell whether there is anything to translate.
+        if "\x85" in text or "\u2028" in text or "\u2029" in text:
+            text = text.translate(_ESCAPE_BREAKS)
+        line = text + "\n"
         # A lone surrogate (from a badly decoded page) cannot be UTF-8: write it as a JSON
         # escape instead, which reads back as the same string.
         self._staged.append(line.encode("utf-8", "backslashreplace"))

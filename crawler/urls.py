@@ -3,7 +3,8 @@
 Pure functions, no I/O. Everything here sits on the hot path (a page carries ~40 links), so the
 common shapes take a fast path and only odd inputs pay for the general algorithm:
 
-* :func:`normalize` is memoised: a link seen on every page of a site costs one dict lookup.
+* :func:`normalize` is memoised (a link seen on every page of a site costs one dict lookup), and a
+  URL already in canonical form is recognised by one regex and returned as is.
 * :class:`LinkResolver` prepares a page's base URL once and resolves the usual reference shapes
   (absolute ``http(s)`` URL, ``//host/...``, ``/path``, ``path``, ``?q``, ``#frag``) with slicing
   and concatenation; anything else falls back to :func:`urllib.parse.urljoin`. Its result is by
@@ -61,8 +62,8 @@ def _normalize_cached(url: str) -> str | None:
 # leave alone, percent-escapes in upper case. The port is checked in code.
 _CANONICAL_RE = re.compile(
     r"(https?)://[a-z0-9\-._~!$&'()*+,;=]+(?::([1-9][0-9]{0,4}))?"
-    r"/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-F]{2})*"
-    r"(?:\?(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?\[\]\\]|%[0-9A-F]{2})+)?"
+    r"/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]++|%[0-9A-F]{2})*+"
+    r"(?:\?(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?\[\]\\]++|%[0-9A-F]{2})++)?"
 )
 
 

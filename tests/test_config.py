@@ -472,3 +472,9 @@ def test_status_port_range_property(port: int) -> None:
             load_config(env=env)
         assert exc.value.key == "status.port"
         assert exc.value.value == port
+
+
+def test_pseudo_element_selector_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, {"crawl.target_data": {"x": "p::before"}}, env={})
+    assert "crawl.target_data" in str(info.value)
