@@ -410,6 +410,11 @@ class AdaptiveCrawler(FailurePath):
         except asyncio.CancelledError:
             state.release()
             raise
+        except Exception as exc:  # a bug or a page no rule foresaw: a DLQ entry, not a crash
+            log.debug("Unexpected error on %s", lease.url, exc_info=True)
+            wrapped = FetchError(f"unexpected {type(exc).__name__}: {exc}", url=lease.url)
+            wrapped.__cause__ = exc
+            return await self._fail(wrapped, lease, state, self._clock() - started)
         self.hosts.on_success(state, self._clock(), self._clock() - started)
         await self._store(lease, page, resp, follow_links)
         return page

@@ -250,3 +250,28 @@ async def test_error_callbacks_receive_records(
         crawler.on_error(lambda record, analysis: seen.append(record.category.value))
         await crawler.run([site.url("/")])
     assert seen == ["NOT_FOUND"]
+
+
+async def test_an_unforeseen_exception_is_a_dlq_entry_not_a_crash(
+    site: TestSite, make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crawler.crawler as crawler_module
+
+    real_parse = crawler_module.parse_html
+
+    def parse_or_explode(body: bytes | str, base_url: str, encoding: str | None = None) -> Any:
+        if base_url.endswith("/bomb"):
+            raise RecursionError("a parser bug nobody foresaw")
+        return real_parse(body, base_url, encoding)
+
+    monkeypatch.setattr(crawler_module, "parse_html", parse_or_explode)
+    site.add("/", Page(title="root", links=["/bomb", "/fine"]))
+    site.add("/bomb", Page(title="bomb"))
+    site.add("/fine", Page(title="fine"))
+    async with AdaptiveCrawler(make_config()) as crawler:
+        summary = await crawler.run([site.url("/")])
+        (entry,) = await crawler.storage.dlq_list()
+    assert summary.pages_ok == 2
+    assert entry.url == site.url("/bomb")
+    assert entry.error["category"] == "UNKNOWN"
+    assert "RecursionError" in entry.error["message"]
