@@ -225,7 +225,12 @@ async def _open_state(cfg: Config, state_dir: Path) -> AsyncIterator[Storage]:
     from crawler.storage import open_storage
 
     with StateLock(state_dir):
-        storage = open_storage(cfg.storage.backend, state_dir, cfg.storage.redis_url)
+        storage = open_storage(
+            cfg.storage.backend,
+            state_dir,
+            cfg.storage.redis_url,
+            lease_timeout_s=cfg.storage.lease_timeout_s,
+        )
         await storage.open()
         try:
             yield storage

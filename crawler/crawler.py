@@ -158,7 +158,12 @@ class AdaptiveCrawler(FailurePath):
         stack = AsyncExitStack()
         try:
             stack.enter_context(StateLock(self.state_dir))
-            storage = open_storage(cfg.storage.backend, self.state_dir, cfg.storage.redis_url)
+            storage = open_storage(
+                cfg.storage.backend,
+                self.state_dir,
+                cfg.storage.redis_url,
+                lease_timeout_s=cfg.storage.lease_timeout_s,
+            )
             await storage.open()
             stack.push_async_callback(storage.close)
             self._storage = storage

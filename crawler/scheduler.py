@@ -116,6 +116,9 @@ class Scheduler:
     async def _dispatch(self) -> None:
         try:
             while not self._stopping:
+                # Cleared before looking, so a wake-up that arrives while this iteration awaits
+                # storage is kept for the wait below, never lost.
+                self._wake.clear()
                 now = self._clock()
                 self._hand_out(now)
                 await self._park_long_waits(now)
@@ -202,6 +205,5 @@ class Scheduler:
                 if wait is not None:
                     wake_at = min(wake_at, wait)
         timeout = min(MAX_IDLE_SLEEP_S, max(0.001, wake_at - now))
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)

@@ -1,12 +1,15 @@
 """The storage contract (crawler/storage/base.py), run against every backend.
 
-A backend joins by adding its name to ``BACKENDS`` and a branch to ``make_storage``; everything
-below uses only the ``Storage`` protocol, except the tests at the end marked SQLite-only.
+A backend joins by adding its name to ``BACKENDS``, a branch to ``Backend.make`` and one to
+``_abandon``; everything below uses only the ``Storage`` protocol, except the tests at the end
+marked SQLite-only and Redis-only. The Redis backend runs against a real ``redis-server``
+(tests/redis_server.py), one namespace per test.
 """
 
 from __future__ import annotations
 
 import itertools
+import socket
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -20,8 +23,11 @@ from crawler.errors import ConfigError, StorageError
 from crawler.records import DLQEntry
 from crawler.storage import FrontierCounts, Lease, SQLiteStorage, Storage, open_storage
 from crawler.storage import sqlite as sqlite_backend
+from crawler.storage.redis import RedisStorage, namespace_for, redis_target
+from tests.redis_server import redis_url_fixture  # noqa: F401 - the redis_url fixture
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+LEASE_TIMEOUT_S = 300.0
 
 MakeStorage = Callable[[], Storage]
 
@@ -34,17 +40,40 @@ class Clock:
         return self.now
 
 
+class Backend:
+    """Makes unopened stores of one kind; stores made with the same name share one state (so a
+    reopen sees the last one), and all share one clock (so a dead process's leases can expire)."""
+
+    def __init__(self, kind: str, tmp_path: Path, server_url: str = "") -> None:
+        self.kind = kind
+        self.tmp_path = tmp_path
+        self.server_url = server_url
+        self.clock = Clock()
+
+    def make(self, name: str = "state") -> Storage:
+        if self.kind == "sqlite":
+            return SQLiteStorage(self.tmp_path / f"{name}.sqlite3", clock=self.clock)
+        if self.kind == "redis":
+            return RedisStorage(
+                self.server_url,
+                namespace=namespace_for(self.tmp_path / name),
+                clock=self.clock,
+                lease_timeout_s=LEASE_TIMEOUT_S,
+            )
+        raise AssertionError(self.kind)
+
+
 @pytest.fixture(params=BACKENDS)
-def make_storage(request: pytest.FixtureRequest, tmp_path: Path) -> MakeStorage:
-    """A factory of unopened stores that all share one state (so a reopen sees the last one)."""
-    backend: str = request.param
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    kind: str = request.param
+    server = request.getfixturevalue("redis_url") if kind == "redis" else ""
+    return Backend(kind, tmp_path, server)
 
-    def make() -> Storage:
-        if backend == "sqlite":
-            return SQLiteStorage(tmp_path / "state.sqlite3", clock=Clock())
-        raise AssertionError(backend)
 
-    return make
+@pytest.fixture
+def make_storage(backend: Backend) -> MakeStorage:
+    """A factory of unopened stores that all share one state."""
+    return backend.make
 
 
 @pytest.fixture
@@ -311,6 +340,21 @@ async def test_add_done_and_lease_url(storage: Storage) -> None:
     assert await storage.counts() == FrontierCounts(pending=0, leased=3, done=1, dead=0)
 
 
+async def test_lease_url_of_a_url_acked_in_the_open_batch(storage: Storage) -> None:
+    await storage.add([(url(1), 2)])
+    (lease,) = await storage.lease(1, 0.0)
+    await storage.ack(lease, 3)
+    again = await storage.lease_url(url(1))  # fetched again on request, before any commit
+    assert again is not None
+    assert (again.url, again.depth, again.attempts) == (url(1), 2, 3)
+    assert await storage.counts() == FrontierCounts(pending=0, leased=1, done=0, dead=0)
+    await storage.nack(again, 0.0, 4, 1)
+    await storage.commit()
+    assert await storage.counts() == FrontierCounts(pending=1, leased=0, done=0, dead=0)
+    (last,) = await storage.lease(1, 0.0)
+    assert (last.attempts, last.tries) == (4, 1)
+
+
 async def test_meta_round_trip(storage: Storage) -> None:
     assert await storage.get_meta("seeds") is None
     await storage.set_meta("seeds", ["http://a.test/", "http://b.test/é"])
@@ -395,12 +439,18 @@ async def test_uncommitted_writes_are_lost_together(make_storage: MakeStorage) -
 
 
 async def _abandon(store: Storage) -> None:
-    """Drop a store the way a killed process does: no commit, no close-time commit."""
+    """Drop a store the way a killed process does: no commit, no close-time commit. Afterwards
+    its leases are free again (SQLite: at the next open; Redis: once they expire)."""
     if isinstance(store, SQLiteStorage):
         db = store._db
         assert db is not None
         db.rollback()
         await store.close()
+    elif isinstance(store, RedisStorage):
+        await store.abort()
+        clock = store._clock  # the Backend's shared clock: time passes beyond the lease
+        assert isinstance(clock, Clock)
+        clock.now += store.lease_timeout_s + 1
     else:  # pragma: no cover - other backends define their own crash
         raise AssertionError(type(store))
 
@@ -419,9 +469,11 @@ OPS = st.lists(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(ops=OPS)
-async def test_random_operations_match_a_model(tmp_path: Path, ops: list[tuple[str, int]]) -> None:
-    path = tmp_path / f"model-{next(_EXAMPLES)}.sqlite3"
-    store = SQLiteStorage(path, clock=Clock())
+async def test_random_operations_match_a_model(
+    backend: Backend, ops: list[tuple[str, int]]
+) -> None:
+    name = f"model-{next(_EXAMPLES)}"
+    store = backend.make(name)
     await store.open()
     model: dict[str, str] = {}  # url -> state
     held: dict[str, Lease] = {}
@@ -463,7 +515,7 @@ async def test_random_operations_match_a_model(tmp_path: Path, ops: list[tuple[s
         await store.commit()
     finally:
         await store.close()
-    reopened = SQLiteStorage(path, clock=Clock())
+    reopened = backend.make(name)
     await reopened.open()
     try:
         counts = await reopened.counts()
@@ -483,8 +535,6 @@ async def test_open_storage_factory(tmp_path: Path) -> None:
     await store.open()
     await store.close()
     assert store.path.exists()
-    with pytest.raises(ConfigError, match=r"storage\.backend"):
-        open_storage("redis", tmp_path, "redis://127.0.0.1:6379/0")
     with pytest.raises(ConfigError, match=r"storage\.backend"):
         open_storage("mongo", tmp_path)
 
@@ -574,3 +624,141 @@ async def test_a_hash_collision_does_not_drop_a_new_url(tmp_path: Path) -> None:
         assert [le.url for le in await store.lease(5, 0.0)] == [url(5)]
     finally:
         await store.close()
+
+
+# -- Redis specifics ------------------------------------------------------------------------------
+@pytest.fixture
+async def two_workers(
+    redis_url: str,
+    tmp_path: Path,
+) -> AsyncIterator[tuple[RedisStorage, RedisStorage, Clock]]:
+    """Two workers' stores on one namespace and one clock."""
+    clock = Clock()
+    namespace = namespace_for(tmp_path)
+    a = RedisStorage(redis_url, namespace=namespace, clock=clock, lease_timeout_s=LEASE_TIMEOUT_S)
+    b = RedisStorage(redis_url, namespace=namespace, clock=clock, lease_timeout_s=LEASE_TIMEOUT_S)
+    await a.open()
+    await b.open()
+    try:
+        yield a, b, clock
+    finally:
+        await a.close()
+        await b.close()
+
+
+@pytest.mark.redis
+async def test_a_dead_workers_leases_go_to_another_worker(
+    two_workers: tuple[RedisStorage, RedisStorage, Clock],
+) -> None:
+    a, b, clock = two_workers
+    await a.add((url(n), 0) for n in range(3))
+    held = await a.lease(2, 0.0)
+    assert [le.url for le in held] == [url(0), url(1)]
+    (theirs,) = await b.lease(10, 0.0)  # the frontier is shared
+    assert theirs.url == url(2)
+    await b.ack(theirs, 1)
+    await b.commit()
+    # Nothing pending, but a's leases may come back: b is not finished before they expire.
+    assert await b.next_ready_at() == clock.now + LEASE_TIMEOUT_S
+    clock.now += LEASE_TIMEOUT_S / 2
+    assert await b.lease(10, 0.0) == []
+    clock.now += LEASE_TIMEOUT_S / 2  # a stopped answering: its leases expire
+    again = await b.lease(10, 0.0)
+    assert [(le.url, le.attempts) for le in again] == [(url(0), 0), (url(1), 0)]
+    # a comes back late: its nack is ignored (b holds the URL), its ack stands (page stored).
+    await a.nack(held[0], 0.0, 1, 1)
+    await a.ack(held[1], 1)
+    await a.commit()
+    assert await b.counts() == FrontierCounts(pending=0, leased=1, done=2, dead=0)
+    await b.ack(again[0], 1)
+    await b.commit()
+    assert await a.counts() == FrontierCounts(pending=0, leased=0, done=3, dead=0)
+    assert await a.next_ready_at() is None
+
+
+@pytest.mark.redis
+async def test_commit_renews_the_leases_a_live_worker_holds(
+    two_workers: tuple[RedisStorage, RedisStorage, Clock],
+) -> None:
+    a, b, clock = two_workers
+    await a.add([(url(1), 0)])
+    (lease,) = await a.lease(1, 0.0)
+    clock.now += LEASE_TIMEOUT_S * 0.6
+    await a.commit()  # more than half the lease used: renewed
+    clock.now += LEASE_TIMEOUT_S * 0.6
+    assert await b.lease(1, 0.0) == []
+    clock.now += LEASE_TIMEOUT_S * 0.5
+    assert [le.url for le in await b.lease(1, 0.0)] == [lease.url]
+
+
+@pytest.mark.redis
+async def test_staged_writes_reach_other_workers_at_commit(
+    two_workers: tuple[RedisStorage, RedisStorage, Clock],
+) -> None:
+    a, b, _ = two_workers
+    await a.add([(url(1), 0), (url(2), 0)])
+    await a.set_meta("seeds", [url(1)])
+    assert await b.counts() == FrontierCounts(pending=0, leased=0, done=0, dead=0)
+    assert await b.get_meta("seeds") is None
+    first, second = await a.lease(2, 0.0)  # leasing sends the new URLs first
+    await a.ack(first, 1)
+    await a.dead_letter(second, 1, entry_for(second))  # written through
+    assert await b.counts() == FrontierCounts(pending=0, leased=1, done=0, dead=1)
+    assert await a.counts() == FrontierCounts(pending=0, leased=0, done=1, dead=1)
+    await a.commit("/out.jsonl", 99)
+    assert await b.counts() == FrontierCounts(pending=0, leased=0, done=1, dead=1)
+    assert await b.get_meta("seeds") == [url(1)]
+    assert await b.out_offset("/out.jsonl") == 99
+    # A URL b has not seen reads as unknown to b; adding it again keeps one copy.
+    assert not b.is_known(url(1))
+    await b.add([(url(1), 0), (url(3), 0)])
+    await b.commit()
+    assert await b.counts() == FrontierCounts(pending=1, leased=0, done=1, dead=1)
+
+
+@pytest.mark.redis
+async def test_namespaces_keep_crawls_apart(redis_url: str, tmp_path: Path) -> None:
+    one = open_storage("redis", tmp_path / "one", redis_url)
+    two = open_storage("redis", tmp_path / "two", redis_url)
+    named = open_storage("redis", tmp_path / "three", redis_url + "?namespace=shop")
+    assert isinstance(one, RedisStorage)
+    assert isinstance(named, RedisStorage)
+    assert one.namespace == namespace_for(tmp_path / "one")
+    assert (named.namespace, named.url) == ("shop", redis_url)
+    for store in (one, two, named):
+        await store.open()
+    try:
+        await one.add([(url(1), 0)])
+        await one.commit()
+        assert await two.counts() == FrontierCounts(pending=0, leased=0, done=0, dead=0)
+        assert await two.lease(5, 0.0) == []
+        assert [le.url for le in await one.lease(5, 0.0)] == [url(1)]
+    finally:
+        for store in (one, two, named):
+            await store.close()
+
+
+def test_redis_target_reads_the_namespace_parameter(tmp_path: Path) -> None:
+    plain = "redis://h:6379/2"
+    assert redis_target(plain, tmp_path) == (plain, namespace_for(tmp_path))
+    assert redis_target("redis://h:6379/2?namespace=shop&socket_timeout=5", tmp_path) == (
+        "redis://h:6379/2?socket_timeout=5",
+        "shop",
+    )
+    assert namespace_for(tmp_path / "x" / "..") == namespace_for(tmp_path)
+    for bad in ("redis://h/0?namespace=", "redis://h/0?namespace=a{b}"):
+        with pytest.raises(ConfigError, match=r"storage\.redis_url"):
+            redis_target(bad, tmp_path)
+
+
+async def test_unreachable_redis_is_a_storage_error(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = RedisStorage(f"redis://127.0.0.1:{port}/0", namespace="x")
+    with pytest.raises(StorageError, match=rf"127\.0\.0\.1:{port}.*open failed"):
+        await store.open()
+    with pytest.raises(StorageError, match="not open"):
+        await store.add([(url(1), 0)])
+    with pytest.raises(ConfigError, match=r"storage\.redis_url"):
+        await RedisStorage("http://nope/", namespace="x").open()

@@ -125,7 +125,11 @@ def test_normalize_is_idempotent_and_total(url: str) -> None:
 
 @given(st.one_of(_urls, _urls.map(lambda url: normalize(url) or "http://x.test/")))
 def test_canonical_fast_path_agrees_with_the_general_rules(url: str) -> None:
-    assert normalize(url) == _normalize_general(url)
+    try:
+        expected = _normalize_general(url)
+    except (ValueError, UnicodeError):  # normalize() answers None for these (e.g. "bücher.de..")
+        expected = None
+    assert normalize(url) == expected
 
 
 @given(_urls)

@@ -13,12 +13,19 @@ __all__ = ["FrontierCounts", "Lease", "SQLiteStorage", "Storage", "open_storage"
 STATE_FILE = "state.sqlite3"
 
 
-def open_storage(cfg_backend: str, state_dir: Path, redis_url: str = "") -> Storage:
-    """The configured backend, not yet opened (``await storage.open()`` does that)."""
+def open_storage(
+    cfg_backend: str, state_dir: Path, redis_url: str = "", *, lease_timeout_s: float = 300.0
+) -> Storage:
+    """The configured backend, not yet opened (``await storage.open()`` does that).
+
+    Redis: the keys' namespace is the ``namespace`` query parameter of ``redis_url`` when it has
+    one, else derived from the absolute ``state_dir`` (see ``crawler.storage.redis``)."""
     if cfg_backend == "sqlite":
         return SQLiteStorage(Path(state_dir) / STATE_FILE)
     if cfg_backend == "redis":
-        raise ConfigError(
-            "storage.backend", "redis", "'sqlite' (the Redis backend is not built yet)"
-        )
+        # redis-py is an optional extra: only a Redis crawl imports it.
+        from crawler.storage.redis import RedisStorage, redis_target
+
+        url, namespace = redis_target(redis_url, state_dir)
+        return RedisStorage(url, namespace=namespace, lease_timeout_s=lease_timeout_s)
     raise ConfigError("storage.backend", cfg_backend, "'sqlite' or 'redis'")
