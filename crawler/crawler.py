@@ -137,7 +137,6 @@ class AdaptiveCrawler(FailurePath):
                 cfg.throttle, max_concurrency=cfg.crawl.per_host_concurrency
             ),
             max_crawl_delay_s=cfg.crawl.max_crawl_delay_s,
-            rng=self._rng,
         )
         self._stack: AsyncExitStack | None = None
         self._storage: Storage | None = None

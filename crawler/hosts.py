@@ -8,7 +8,6 @@ job; this module only keeps what that fetch decided.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -71,12 +70,10 @@ class HostRegistry:
         make_throttle: Callable[[], Throttle],
         *,
         max_crawl_delay_s: float,
-        rng: random.Random | None = None,
     ) -> None:
         self._make_breaker = make_breaker
         self._make_throttle = make_throttle
         self._max_crawl_delay_s = max_crawl_delay_s
-        self._rng = rng or random.Random()
         self._hosts: dict[str, HostState] = {}
 
     def get(self, host: str) -> HostState:
