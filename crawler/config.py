@@ -220,7 +220,7 @@ class RetryConfig(_Section):
         0.25, ge=0, description="seconds; random extra wait after a Retry-After"
     )
     budget_ratio: float = Field(
-        0.1, ge=0, le=1, description="retries <= this share of a host's requests per window"
+        0.2, ge=0, le=1, description="retries <= this share of a host's requests per window"
     )
     budget_window_s: float = Field(60.0, gt=0, description="seconds; window of the retry budget")
     budget_min_retries: int = Field(

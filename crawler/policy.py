@@ -276,7 +276,7 @@ class RetryBudget:
     def __init__(
         self,
         *,
-        ratio: float = 0.1,
+        ratio: float = 0.2,
         window_s: float = 60.0,
         min_retries: int = 10,
         global_max_retries: int = 0,

@@ -63,18 +63,20 @@ def test_additive_increase_per_calm_interval_up_to_max() -> None:
     assert levels == sorted(levels)  # one step at a time, never a jump down
 
 
-def test_multiplicative_decrease_on_429_and_503() -> None:
+def test_multiplicative_decrease_on_rate_limits_only() -> None:
     t = Throttle(max_concurrency=16, initial_concurrency=16, decrease_factor=0.5)
     fail(t, 0.0, Category.RATE_LIMIT, 429)
     assert t.concurrency == 8
-    fail(t, 0.1, Category.SERVER, 503)
+    fail(t, 0.05, Category.RATE_LIMIT, 503)  # a 503 with Retry-After is classified RATE_LIMIT
+    assert t.concurrency == 4
+    fail(t, 0.1, Category.SERVER, 503)  # a bare 503 is counted, not cut on (see on_done)
     assert t.concurrency == 4
     fail(t, 0.2, Category.SERVER, 500)  # a plain 5xx is the breaker's business
     assert t.concurrency == 4
     for i in range(10):
         fail(t, 1.0 + i, Category.RATE_LIMIT)
     assert t.concurrency == 1  # floor
-    assert t.rate_limited == 12
+    assert t.rate_limited == 13
 
 
 def test_rate_limit_raises_the_delay_fast() -> None:
