@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from crawler.config import Config, load_config
-from crawler.crawler import CrawlSummary
+from crawler.crawler import AdaptiveCrawler, CrawlSummary
 from crawler.errors import ConfigError, CrawlerError, LockHeldError
+from crawler.lock import StateLock
+from crawler.progress import Progress
 from crawler.records import DLQEntry
-from crawler.storage.base import Storage
+from crawler.storage import Storage, open_storage
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 log = logging.getLogger("crawler")
@@ -171,8 +173,6 @@ def _run_crawl(cfg: Config, seeds: Sequence[str]) -> int:
 
 
 async def _crawl(cfg: Config, seeds: Sequence[str]) -> int:
-    from crawler.crawler import AdaptiveCrawler
-    from crawler.progress import Progress
 
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
@@ -221,9 +221,6 @@ def _existing_state_dir(cfg: Config) -> Path:
 @contextlib.asynccontextmanager
 async def _open_state(cfg: Config, state_dir: Path) -> AsyncIterator[Storage]:
     """The state dir's storage under its lock, for commands that are not a crawl."""
-    from crawler.lock import StateLock
-    from crawler.storage import open_storage
-
     with StateLock(state_dir):
         storage = open_storage(
             cfg.storage.backend,
@@ -308,8 +305,6 @@ def _print_entries(entries: Sequence[DLQEntry], *, as_json: bool) -> None:
 
 
 async def _dlq_retry(cfg: Config, state_dir: Path, ids: list[int] | None) -> int:
-    from crawler.crawler import AdaptiveCrawler
-
     if not cfg.crawl.out:
         # Results of a retry go where the crawl that filled the DLQ wrote its own.
         async with _open_state(cfg, state_dir) as storage:

@@ -33,7 +33,7 @@ from crawler.errors import (
     RedirectError,
     RobotsDisallowed,
 )
-from crawler.failure_path import FailurePath, iso
+from crawler.failure_path import FailurePath
 from crawler.failures import BLOCK_SCAN_CHARS, classify, looks_blocked
 from crawler.fetch import Fetcher, FetchLimits, Response
 from crawler.hosts import HostRegistry, HostState
@@ -48,11 +48,7 @@ from crawler.parse import (
     select_fields,
 )
 from crawler.policy import RetryBudget, RetryPolicy
-from crawler.records import (
-    Analysis,
-    FailureRecord,
-    PageRecord,
-)
+from crawler.records import Analysis, FailureRecord, PageRecord, iso
 from crawler.robots import ROBOTS_MAX_REDIRECTS, robots_url, rules_from_body, rules_from_failure
 from crawler.scheduler import Scheduler
 from crawler.storage import Lease, Storage, open_storage

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crawler.config import load_config
-from crawler.crawler import CrawlSummary
+from crawler.crawler import AdaptiveCrawler, CrawlSummary
 
 PAGE = """<!doctype html><html><head>{meta}<title>{title}</title></head>
 <body><h1>{title}</h1><p>{text}</p><ul>{links}</ul></body></html>"""
@@ -135,8 +135,6 @@ class DemoSite:
 
 
 async def run_demo(*, no_llm: bool = False, keep: str | None = None) -> int:
-    from crawler.crawler import AdaptiveCrawler
-
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s - %(name)s - %(levelname)s - %(message)s"
     )

@@ -25,7 +25,15 @@ from crawler.errors import BlockedPage, FetchError, HostGivenUp
 from crawler.failures import classify
 from crawler.hosts import HostRegistry, HostState
 from crawler.policy import RetryBudget, RetryPolicy
-from crawler.records import Action, Analysis, Category, DLQEntry, FailureRecord, Severity
+from crawler.records import (
+    Action,
+    Analysis,
+    Category,
+    DLQEntry,
+    FailureRecord,
+    Severity,
+    iso,
+)
 from crawler.storage import Lease, Storage
 from crawler.urls import host_key
 
@@ -36,10 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("crawler")
 
 SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def redact(headers: Mapping[str, str]) -> dict[str, str]:
@@ -204,8 +208,7 @@ class FailurePath:
         llm_context = dict(context)
         llm_context["failure"] = record.to_dict()
         llm_context["response_excerpt"] = record.response_excerpt
-        model = getattr(self.config.llm, "model", "")
-        return await self.llm.analyze_error(model, str(exc), llm_context)
+        return await self.llm.analyze_error(self.config.llm.model, str(exc), llm_context)
 
     def _decide(
         self, record: FailureRecord, analysis: Analysis, tries: int, now: float

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds as the ISO 8601 UTC time records carry (``2026-11-29T07:50:53.123Z``)."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Category(enum.StrEnum):

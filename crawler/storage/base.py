@@ -18,10 +18,12 @@ Every backend passes the same contract suite (``tests/test_storage_contract.py``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from crawler.errors import ConfigError
 from crawler.records import DLQEntry
 
 
@@ -124,3 +126,38 @@ class Storage(Protocol):
 
     async def set_meta(self, key: str, value: Any) -> None:
         """Stage a JSON value under ``key`` (durable at the next commit)."""
+
+
+# -- what every backend does the same way with DLQ entries --------------------------------------
+def dlq_entry(lease: Lease, attempts: int, entry: DLQEntry, now: str) -> DLQEntry:
+    """The entry a backend stores for ``lease``: the caller's entry with the lease's facts and
+    the times and history it may lack filled in (``id`` 0 until the backend assigns one)."""
+    return DLQEntry(
+        id=0,
+        url=lease.url,
+        attempts=attempts,
+        error=entry.error,
+        analysis=entry.analysis,
+        first_failed_at=entry.first_failed_at or now,
+        last_failed_at=entry.last_failed_at or now,
+        depth=lease.depth,
+        host=entry.host or lease.host,
+        context=entry.context,
+        history=list(entry.history)
+        or [{"at": entry.last_failed_at or now, "attempt": attempts, "error": entry.error}],
+    )
+
+
+def merge_previous(stored: DLQEntry, previous: Mapping[str, Any]) -> None:
+    """A URL that fails for good again keeps its first failure time and its whole history."""
+    stored.first_failed_at = previous.get("first_failed_at") or stored.first_failed_at
+    stored.history = list(previous.get("history", [])) + stored.history
+
+
+def parse_since(since: str) -> datetime:
+    """``dlq list --since``: an ISO 8601 time (UTC when it names no zone)."""
+    try:
+        moment = datetime.fromisoformat(since)
+    except ValueError:
+        raise ConfigError("--since", since, "an ISO 8601 date or time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -67,11 +67,16 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from crawler.errors import ConfigError, StorageError
-from crawler.records import DLQEntry
-from crawler.storage.base import FrontierCounts, Lease
+from crawler.records import DLQEntry, iso
+from crawler.storage.base import (
+    FrontierCounts,
+    Lease,
+    dlq_entry,
+    merge_previous,
+    parse_since,
+)
 
 # The same timestamps and --since parsing as the embedded backend (one definition of each).
-from crawler.storage.sqlite import _iso, _parse_since
 from crawler.urls import host_key
 
 _Arg = str | int | float  # what a script takes in ARGV
@@ -847,32 +852,15 @@ class RedisStorage:
         self._held.pop(lease.url, None)
 
     async def dead_letter(self, lease: Lease, attempts: int, entry: DLQEntry) -> DLQEntry:
-        now = _iso(self._clock())
+        now = iso(self._clock())
         client = self._conn()
         for _ in range(DEAD_LETTER_RETRIES):
-            stored = DLQEntry(
-                id=0,
-                url=lease.url,
-                attempts=attempts,
-                error=entry.error,
-                analysis=entry.analysis,
-                first_failed_at=entry.first_failed_at or now,
-                last_failed_at=entry.last_failed_at or now,
-                depth=lease.depth,
-                host=entry.host or lease.host,
-                context=entry.context,
-                history=list(entry.history)
-                or [{"at": entry.last_failed_at or now, "attempt": attempts, "error": entry.error}],
-            )
+            stored = dlq_entry(lease, attempts, entry, now)
             with self._errors("dead_letter"):
                 old_id = cast("str | None", await client.hget(self._key("dlq:url"), lease.url))
                 old = await client.hget(self._key("dlq"), old_id) if old_id else None
                 if old is not None:
-                    previous = json.loads(old)
-                    stored.first_failed_at = (
-                        previous.get("first_failed_at") or stored.first_failed_at
-                    )
-                    stored.history = list(previous.get("history", [])) + stored.history
+                    merge_previous(stored, json.loads(old))
                 text = json.dumps(stored.to_dict(), ensure_ascii=False)
                 args: list[_Arg] = [
                     lease.url,
@@ -915,7 +903,7 @@ class RedisStorage:
     async def dlq_list(
         self, category: str | None = None, host: str | None = None, since: str | None = None
     ) -> list[DLQEntry]:
-        moment = _parse_since(since) if since else None
+        moment = parse_since(since) if since else None
         with self._errors("dlq_list"):
             rows = cast("dict[str, str]", await self._conn().hgetall(self._key("dlq")))
         acked = self._acked()
@@ -926,7 +914,7 @@ class RedisStorage:
             if e.url not in acked
             and (not category or str(e.error.get("category", "UNKNOWN")) == category.upper())
             and (not host or e.host == host)
-            and (moment is None or _parse_since(e.last_failed_at) >= moment)
+            and (moment is None or parse_since(e.last_failed_at) >= moment)
         ]
 
     async def dlq_get(self, entry_id: int) -> DLQEntry | None:

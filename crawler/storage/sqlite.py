@@ -22,13 +22,18 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crawler.errors import ConfigError, StorageError
-from crawler.records import DLQEntry
-from crawler.storage.base import FrontierCounts, Lease
+from crawler.errors import StorageError
+from crawler.records import DLQEntry, iso
+from crawler.storage.base import (
+    FrontierCounts,
+    Lease,
+    dlq_entry,
+    merge_previous,
+    parse_since,
+)
 from crawler.urls import host_key
 
 SCHEMA_VERSION = 1
@@ -112,18 +117,6 @@ _OUT_OFFSET_KEY = "out_offset:"
 
 def _exclude(hosts: Sequence[str]) -> str:
     return f" AND host NOT IN ({','.join('?' * len(hosts))})" if hosts else ""
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
-
-
-def _parse_since(since: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(since)
-    except ValueError:
-        raise ConfigError("--since", since, "an ISO 8601 date or time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class SQLiteStorage:
@@ -463,7 +456,7 @@ class SQLiteStorage:
         self._move(host, status, PENDING)
 
     async def dead_letter(self, lease: Lease, attempts: int, entry: DLQEntry) -> DLQEntry:
-        now = _iso(self._clock())
+        now = iso(self._clock())
         self._dlq_may_have_rows = True
         with self._errors("dead_letter"):
             db = self._write()
@@ -471,26 +464,11 @@ class SQLiteStorage:
             db.execute(
                 f"UPDATE urls SET status = {DEAD}, attempts = ? WHERE id = ?", (attempts, row_id)
             )
-            stored = DLQEntry(
-                id=0,
-                url=lease.url,
-                attempts=attempts,
-                error=entry.error,
-                analysis=entry.analysis,
-                first_failed_at=entry.first_failed_at or now,
-                last_failed_at=entry.last_failed_at or now,
-                depth=lease.depth,
-                host=entry.host or lease.host,
-                context=entry.context,
-                history=list(entry.history)
-                or [{"at": entry.last_failed_at or now, "attempt": attempts, "error": entry.error}],
-            )
+            stored = dlq_entry(lease, attempts, entry, now)
             old = db.execute("SELECT id, entry FROM dlq WHERE url = ?", (lease.url,)).fetchone()
             if old is not None:
-                previous = json.loads(old[1])
                 stored.id = old[0]
-                stored.first_failed_at = previous.get("first_failed_at") or stored.first_failed_at
-                stored.history = list(previous.get("history", [])) + stored.history
+                merge_previous(stored, json.loads(old[1]))
             values = (
                 stored.url,
                 stored.host,
@@ -564,8 +542,8 @@ class SQLiteStorage:
             rows = self._conn().execute(sql + " ORDER BY id", params).fetchall()
         if since:
             # Compared as instants, not strings: "Z", "+00:00" and naive UTC all mean the same.
-            moment = _parse_since(since)
-            rows = [r for r in rows if _parse_since(r[2]) >= moment]
+            moment = parse_since(since)
+            rows = [r for r in rows if parse_since(r[2]) >= moment]
         return [self._entry(r[0], r[1]) for r in rows]
 
     async def dlq_get(self, entry_id: int) -> DLQEntry | None:
