@@ -16,8 +16,8 @@ from urllib.parse import urldefrag, urljoin
 
 from lxml import etree
 
-from crawler.parse import decode_body, parse_html
-from crawler.urls import _normalize_cached, normalize
+from crawler.web.parse import decode_body, parse_html
+from crawler.web.urls import _normalize_cached, normalize
 
 SITE = Path(__file__).parent / "site"
 

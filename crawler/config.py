@@ -32,8 +32,8 @@ from pydantic import (
     field_validator,
 )
 
+from crawler.decide.classify import DEFAULT_BLOCK_MARKERS
 from crawler.errors import ConfigError
-from crawler.failures import DEFAULT_BLOCK_MARKERS
 from crawler.records import Category, Strategy
 
 __all__ = [

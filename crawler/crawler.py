@@ -22,10 +22,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from crawler.analysis import Analyser, RuleAnalyser
-from crawler.analytics import ErrorAnalytics
-from crawler.breaker import CircuitBreaker
 from crawler.config import Config, load_config
+from crawler.decide.breaker import CircuitBreaker
+from crawler.decide.classify import BLOCK_SCAN_CHARS, classify, looks_blocked
+from crawler.decide.retry import RetryBudget, RetryPolicy
+from crawler.decide.rules import Analyser, RuleAnalyser
+from crawler.decide.throttle import Throttle
+from crawler.engine.failure_handler import FailurePath
+from crawler.engine.hosts import HostRegistry, HostState
+from crawler.engine.scheduler import Scheduler
 from crawler.errors import (
     BlockedPage,
     ConfigError,
@@ -33,13 +38,13 @@ from crawler.errors import (
     RedirectError,
     RobotsDisallowed,
 )
-from crawler.failure_path import FailurePath
-from crawler.failures import BLOCK_SCAN_CHARS, classify, looks_blocked
-from crawler.fetch import Fetcher, FetchLimits, Response
-from crawler.hosts import HostRegistry, HostState
-from crawler.lock import StateLock
-from crawler.output import JsonlSink
-from crawler.parse import (
+from crawler.observe.analytics import ErrorAnalytics
+from crawler.records import Analysis, FailureRecord, PageRecord, iso
+from crawler.storage import Lease, Storage, open_storage
+from crawler.storage.lock import StateLock
+from crawler.storage.output import JsonlSink
+from crawler.web.fetch import Fetcher, FetchLimits, Response
+from crawler.web.parse import (
     decode_body,
     is_html,
     may_contain_words,
@@ -47,13 +52,8 @@ from crawler.parse import (
     parse_html,
     select_fields,
 )
-from crawler.policy import RetryBudget, RetryPolicy
-from crawler.records import Analysis, FailureRecord, PageRecord, iso
-from crawler.robots import ROBOTS_MAX_REDIRECTS, robots_url, rules_from_body, rules_from_failure
-from crawler.scheduler import Scheduler
-from crawler.storage import Lease, Storage, open_storage
-from crawler.throttle import Throttle
-from crawler.urls import Scope, host_key, normalize
+from crawler.web.robots import ROBOTS_MAX_REDIRECTS, robots_url, rules_from_body, rules_from_failure
+from crawler.web.urls import Scope, host_key, normalize
 
 log = logging.getLogger("crawler")
 
@@ -184,7 +184,7 @@ class AdaptiveCrawler(FailurePath):
             )
             self.llm = self._analyser_override or await self._open_llm(stack, storage)
             if cfg.status.enabled:
-                from crawler.status import StatusServer
+                from crawler.observe.status import StatusServer
 
                 server = StatusServer(self.status_snapshot, cfg.status.host, cfg.status.port)
                 await stack.enter_async_context(server)

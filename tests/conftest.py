@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from crawler.config import Config, load_config
-from tests.site import TestSite
+from crawler.testing import TestSite
 
 FAST = {
     # Small waits keep the tests fast; the mechanisms are the same as with the defaults.

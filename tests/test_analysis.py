@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crawler.analysis import Analyser, RuleAnalyser
+from crawler.decide.classify import classify
+from crawler.decide.rules import Analyser, RuleAnalyser
 from crawler.errors import (
     BlockedPage,
     ContentError,
@@ -20,7 +21,6 @@ from crawler.errors import (
     RobotsDisallowed,
     TLSError,
 )
-from crawler.failures import classify
 from crawler.records import Action, Category, FailureRecord, Severity
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from crawler.analysis import RuleAnalyser
-from crawler.analytics import ErrorAnalytics, normalise_message
+from crawler.decide.rules import RuleAnalyser
+from crawler.observe.analytics import ErrorAnalytics, normalise_message
 from crawler.records import Analysis, Category, FailureRecord, Severity
 
 
@@ -127,7 +127,7 @@ def test_callbacks_run_and_a_raising_one_is_isolated(caplog: pytest.LogCaptureFi
 
     a.on_error(broken)
     a.on_error(lambda r, an: seen.append((r.category, an)))
-    with caplog.at_level(logging.ERROR, logger="crawler.analytics"):
+    with caplog.at_level(logging.ERROR, logger="crawler.observe.analytics"):
         a.record(rec(), None)
         a.record(rec(Category.DNS), None)
     assert seen == [(Category.SERVER, None), (Category.DNS, None)]
@@ -149,7 +149,7 @@ async def test_async_callbacks_are_scheduled_and_isolated(caplog: pytest.LogCapt
 
     a.on_error(notify)
     a.on_error(broken)
-    with caplog.at_level(logging.ERROR, logger="crawler.analytics"):
+    with caplog.at_level(logging.ERROR, logger="crawler.observe.analytics"):
         a.record(rec(), None)
         assert seen == []  # scheduled, not awaited inside record()
         await a.drain()
@@ -164,6 +164,6 @@ def test_async_callback_without_loop_is_skipped(caplog: pytest.LogCaptureFixture
         raise AssertionError("never runs")
 
     a.on_error(notify)
-    with caplog.at_level(logging.WARNING, logger="crawler.analytics"):
+    with caplog.at_level(logging.WARNING, logger="crawler.observe.analytics"):
         a.record(rec(), None)
     assert "no running event loop" in caplog.text

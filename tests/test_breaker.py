@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from crawler.breaker import BreakerState, CircuitBreaker
+from crawler.decide.breaker import BreakerState, CircuitBreaker
 
 CLOSED, OPEN, HALF = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN
 

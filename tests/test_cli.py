@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from crawler.cli import main
-from crawler.lock import StateLock
+from crawler.storage.lock import StateLock
+from crawler.testing import Page, Stall, Status, TestSite
 from tests.conftest import read_jsonl
-from tests.site import Page, Stall, Status, TestSite
 
 FAST_TOML = """
 [retry]

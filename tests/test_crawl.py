@@ -8,8 +8,8 @@ from pathlib import Path
 
 from crawler import AdaptiveCrawler
 from crawler.config import Config
+from crawler.testing import Page, Redirect, Status, TestSite
 from tests.conftest import read_jsonl
-from tests.site import Page, Redirect, Status, TestSite
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$")
 

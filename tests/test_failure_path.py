@@ -12,8 +12,8 @@ import pytest
 
 from crawler import AdaptiveCrawler
 from crawler.config import Config
+from crawler.testing import Huge, Page, Partial, Redirect, Reset, Status, TestSite
 from tests.conftest import read_jsonl
-from tests.site import Huge, Page, Partial, Redirect, Reset, Status, TestSite
 
 
 def free_port(host: str = "127.0.0.1") -> int:

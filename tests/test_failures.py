@@ -8,6 +8,16 @@ from email.utils import format_datetime
 
 import pytest
 
+from crawler.decide.classify import (
+    DEFAULT_BLOCK_MARKERS,
+    DEFAULT_RETRY_CODES,
+    MAX_EXCERPT_CHARS,
+    category_rule,
+    classify,
+    failure_from_dict,
+    looks_blocked,
+    parse_retry_after,
+)
 from crawler.errors import (
     BlockedPage,
     ConfigError,
@@ -21,16 +31,6 @@ from crawler.errors import (
     RedirectError,
     RobotsDisallowed,
     TLSError,
-)
-from crawler.failures import (
-    DEFAULT_BLOCK_MARKERS,
-    DEFAULT_RETRY_CODES,
-    MAX_EXCERPT_CHARS,
-    category_rule,
-    classify,
-    failure_from_dict,
-    looks_blocked,
-    parse_retry_after,
 )
 from crawler.records import Category, Severity
 

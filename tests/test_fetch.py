@@ -23,8 +23,8 @@ from crawler.errors import (
     RedirectError,
     TLSError,
 )
-from crawler.fetch import Fetcher, FetchLimits
-from tests.site import Huge, Page, Partial, Redirect, Reset, Stall, Status, TestSite
+from crawler.testing import Huge, Page, Partial, Redirect, Reset, Stall, Status, TestSite
+from crawler.web.fetch import Fetcher, FetchLimits
 
 LIMITS = FetchLimits(
     connect_timeout_s=1,
@@ -203,7 +203,7 @@ async def test_tls_to_plain_http_is_tls_error(site: TestSite, fetcher: Fetcher) 
 
 
 def test_every_translation_lands_in_our_tree() -> None:
-    from crawler.fetch import translate
+    from crawler.web.fetch import translate
 
     for exc in [OSError(104, "reset"), ValueError("bad"), RuntimeError("?"), TimeoutError()]:
         assert isinstance(translate(exc, "http://x/"), FetchError)

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.analysis import RuleAnalyser
 from crawler.config import LLMConfig
+from crawler.decide.rules import RuleAnalyser
 from crawler.errors import LLMError
 from crawler.llm import open_llm_manager
 from crawler.llm.cache import (

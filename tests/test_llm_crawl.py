@@ -12,10 +12,10 @@ import pytest
 
 from crawler import AdaptiveCrawler
 from crawler.config import Config
+from crawler.testing import Page, Status, TestSite
 from tests.openai_server import GOOD_ANALYSIS, Answer, OpenAIServer, Raw, Stall
 from tests.openai_server import Status as LLMStatus
 from tests.openai_server import openai_server as openai_server  # the fixture
-from tests.site import Page, Status, TestSite
 
 CAPTCHA = "Please complete the CAPTCHA to prove you are not a robot."
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from crawler.analysis import RuleAnalyser
 from crawler.config import LLMConfig
+from crawler.decide.rules import RuleAnalyser
 from crawler.errors import LLMError
 from crawler.llm.cache import MemoryVerdictCache
 from crawler.llm.local import LocalModelServer, find_model_path
@@ -152,7 +152,7 @@ async def test_crawl_with_the_local_model_then_rerun_costs_no_call(tmp_path: Any
     that came from the model, and a second run over the same state dir asks it nothing new."""
     from crawler import AdaptiveCrawler
     from crawler.config import load_config
-    from tests.site import Page, Status, TestSite
+    from crawler.testing import Page, Status, TestSite
 
     async with TestSite("127.0.0.1") as site, LocalModelServer() as (base_url, model):
         site.add("/", Page(title="root", links=["/admin", "/members", "/ok", "/gone"]))

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from crawler.errors import LockHeldError
-from crawler.lock import StateLock
+from crawler.storage.lock import StateLock
 
 HOLDER = textwrap.dedent(
     """
     import sys, time
-    from crawler.lock import StateLock
+    from crawler.storage.lock import StateLock
 
     with StateLock(sys.argv[1]):
         print("locked", flush=True)

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crawler.errors import StorageError
-from crawler.output import JsonlSink
+from crawler.storage.output import JsonlSink
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -163,7 +163,7 @@ async def test_reopen_at_any_committed_batch_keeps_exactly_those_records(
 CHILD = textwrap.dedent(
     """
     import asyncio, os, signal, sys
-    from crawler.output import JsonlSink
+    from crawler.storage.output import JsonlSink
     from crawler.storage.sqlite import SQLiteStorage
 
     state, out, total, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])

@@ -10,7 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crawler.errors import ConfigError
-from crawler.parse import (
+from crawler.web.parse import (
     Parsed,
     codec_for,
     decode_body,
@@ -21,7 +21,7 @@ from crawler.parse import (
     select_fields,
     validate_selectors,
 )
-from crawler.urls import LinkResolver, resolve
+from crawler.web.urls import LinkResolver, resolve
 
 # -- charsets ----------------------------------------------------------------------------------
 # 表 and ソ are the classic Shift_JIS trouble: their second byte is 0x5C, ASCII "\".

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crawler.decide.retry import RetryBudget, RetryPolicy
 from crawler.errors import ConfigError
-from crawler.policy import RetryBudget, RetryPolicy
 from crawler.records import Category, FailureRecord, Severity, Strategy
 
 

@@ -18,9 +18,9 @@ import pytest
 
 from crawler import AdaptiveCrawler
 from crawler.config import Config
+from crawler.testing import Page, TestSite
 from tests.conftest import read_jsonl
 from tests.redis_server import redis_url_fixture  # noqa: F401 - the redis_url fixture
-from tests.site import Page, TestSite
 
 pytestmark = pytest.mark.redis
 

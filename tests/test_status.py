@@ -8,7 +8,7 @@ import aiohttp
 
 from crawler import AdaptiveCrawler
 from crawler.config import Config
-from tests.site import Page, Status, TestSite
+from crawler.testing import Page, Status, TestSite
 
 
 async def test_status_endpoints(site: TestSite, make_config: Callable[..., Config]) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crawler.decide.throttle import Throttle
 from crawler.records import Category
-from crawler.throttle import Throttle
 
 
 def ok(t: Throttle, now: float, latency: float = 0.1) -> None:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crawler.errors import ConfigError
-from crawler.urls import Scope, _normalize_general, host_key, normalize
+from crawler.web.urls import Scope, _normalize_general, host_key, normalize
 
 
 @pytest.mark.parametrize(

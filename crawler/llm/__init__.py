@@ -1,6 +1,6 @@
 """The LLM layer: an OpenAI-compatible endpoint advising on the failures the rules cannot settle.
 
-``manager.LLMManager`` is the entry point (it serves the ``crawler.analysis.Analyser``
+``manager.LLMManager`` is the entry point (it serves the ``crawler.decide.rules.Analyser``
 interface); ``client`` owns the ``openai`` client, ``prompts`` the prompt files, ``schema`` the
 one validator of answers, ``cache`` the verdict cache, and ``local`` an optional in-process
 llama.cpp server for a small local model.

@@ -2,9 +2,9 @@
 
 Exactly one retry layer: the SDK is built with ``max_retries=0`` and an explicit timeout, and this
 client retries transient failures itself (tenacity, short jittered backoff), behind a per-run
-request budget and its own :class:`~crawler.breaker.CircuitBreaker`, so a slow or broken endpoint
-costs the crawl little. Structured output (``response_format`` json_schema) is asked for when
-configured; a server that answers 400 because it lacks it is remembered for the rest of the run
+request budget and its own :class:`~crawler.decide.breaker.CircuitBreaker`, so a slow or broken
+endpoint costs the crawl little. Structured output (``response_format`` json_schema) is asked for
+when configured; a server that answers 400 because it lacks it is remembered for the rest of the run
 and asked for plain JSON in the text instead.
 """
 
@@ -22,7 +22,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from crawler.breaker import CircuitBreaker
+from crawler.decide.breaker import CircuitBreaker
 from crawler.errors import LLMError
 from crawler.llm.prompts import Prompt
 from crawler.llm.schema import response_format

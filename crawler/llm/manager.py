@@ -23,8 +23,8 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from crawler.analysis import RuleAnalyser
-from crawler.breaker import CircuitBreaker
+from crawler.decide.breaker import CircuitBreaker
+from crawler.decide.rules import RuleAnalyser
 from crawler.errors import LLMError
 from crawler.llm.cache import MemoryVerdictCache, SingleFlight, VerdictCache, error_signature
 from crawler.llm.client import LLMClient, LLMUnavailable
@@ -145,7 +145,7 @@ def _block_to_cache(blocked: bool) -> dict[str, Any]:
 
 
 class LLMManager:
-    """Serves the :class:`~crawler.analysis.Analyser` interface with an LLM behind the rules.
+    """Serves the :class:`~crawler.decide.rules.Analyser` interface with an LLM behind the rules.
 
     Counters (ints): ``calls`` (requests sent), ``cache_hits``, ``rejected`` (answers that did
     not validate), ``failures`` (transport errors, timeouts, HTTP errors), ``skipped_budget``,

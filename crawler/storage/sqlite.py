@@ -34,7 +34,7 @@ from crawler.storage.base import (
     merge_previous,
     parse_since,
 )
-from crawler.urls import host_key
+from crawler.web.urls import host_key
 
 SCHEMA_VERSION = 1
 # Page cache: the UNIQUE url index takes inserts at random places; with the default 2 MB

@@ -33,7 +33,7 @@ from crawler.errors import (
     RedirectError,
     TLSError,
 )
-from crawler.urls import normalize
+from crawler.web.urls import normalize
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 EXCERPT_BYTES = 4096  # how much of an error response we keep for classification and the DLQ

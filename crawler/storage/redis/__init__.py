@@ -77,7 +77,7 @@ from crawler.storage.base import (
 )
 
 # The same timestamps and --since parsing as the embedded backend (one definition of each).
-from crawler.urls import host_key
+from crawler.web.urls import host_key
 
 _Arg = str | int | float  # what a script takes in ARGV
 NAMESPACE_PARAM = "namespace"  # redis_url query parameter naming the crawl's namespace

@@ -1,7 +1,7 @@
 """Response bodies → text, title, links and ``target_data`` fields.
 
 The hot path (every fetched HTML page) is lxml only: one libxml2 parse, one C-level walk over
-``<title>``, ``<base>``, ``<a>`` and ``<area>``, and :class:`crawler.urls.LinkResolver` for the
+``<title>``, ``<base>``, ``<a>`` and ``<area>``, and :class:`crawler.web.urls.LinkResolver` for the
 hrefs. BeautifulSoup (with soupsieve for CSS selectors) is used only when a job asks for
 ``target_data`` fields, because it costs some 40 times more per page.
 
@@ -24,7 +24,7 @@ import soupsieve
 from lxml import etree
 
 from crawler.errors import ConfigError
-from crawler.urls import LinkResolver
+from crawler.web.urls import LinkResolver
 
 # -- charsets ----------------------------------------------------------------------------------
 # Labels whose meaning on the web differs from Python's codec of the same name (WHATWG Encoding

@@ -20,10 +20,10 @@ from typing import Any, NoReturn
 from crawler.config import Config, load_config
 from crawler.crawler import AdaptiveCrawler, CrawlSummary
 from crawler.errors import ConfigError, CrawlerError, LockHeldError
-from crawler.lock import StateLock
-from crawler.progress import Progress
+from crawler.observe.progress import Progress
 from crawler.records import DLQEntry
 from crawler.storage import Storage, open_storage
+from crawler.storage.lock import StateLock
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 log = logging.getLogger("crawler")
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command == "demo":
-            from crawler.demo import run_demo
+            from crawler.cli.demo import run_demo
 
             return asyncio.run(run_demo(no_llm=args.no_llm, keep=args.keep))
         cfg = _config_for(args)

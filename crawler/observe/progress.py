@@ -16,7 +16,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     from crawler.crawler import AdaptiveCrawler
 
-log = logging.getLogger("crawler.progress")
+log = logging.getLogger("crawler.observe.progress")
 
 
 class Progress:

@@ -18,13 +18,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from crawler.analysis import Analyser, RuleAnalyser
-from crawler.analytics import ErrorAnalytics
 from crawler.config import Config
+from crawler.decide.classify import classify
+from crawler.decide.retry import RetryBudget, RetryPolicy
+from crawler.decide.rules import Analyser, RuleAnalyser
+from crawler.engine.hosts import HostRegistry, HostState
 from crawler.errors import BlockedPage, FetchError, HostGivenUp
-from crawler.failures import classify
-from crawler.hosts import HostRegistry, HostState
-from crawler.policy import RetryBudget, RetryPolicy
+from crawler.observe.analytics import ErrorAnalytics
 from crawler.records import (
     Action,
     Analysis,
@@ -35,11 +35,11 @@ from crawler.records import (
     iso,
 )
 from crawler.storage import Lease, Storage
-from crawler.urls import host_key
+from crawler.web.urls import host_key
 
 if TYPE_CHECKING:
     from crawler.crawler import CrawlSummary
-    from crawler.scheduler import Scheduler
+    from crawler.engine.scheduler import Scheduler
 
 log = logging.getLogger("crawler")
 

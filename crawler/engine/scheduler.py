@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from crawler.hosts import HostRegistry
+from crawler.engine.hosts import HostRegistry
 from crawler.storage import Lease, Storage
 
 HOLD_MAX_WAIT_S = 0.25  # a host that must wait longer gives its held leases back

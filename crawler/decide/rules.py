@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from crawler.failures import category_rule, failure_from_dict
+from crawler.decide.classify import category_rule, failure_from_dict
 from crawler.records import Action, Analysis, Category, FailureRecord, Severity
 
 __all__ = ["RECOVERY_STEPS", "Analyser", "RuleAnalyser"]

@@ -11,10 +11,10 @@ import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from crawler.breaker import BreakerState, CircuitBreaker
+from crawler.decide.breaker import BreakerState, CircuitBreaker
+from crawler.decide.throttle import Throttle
 from crawler.records import Category, FailureRecord
-from crawler.robots import RobotsRules
-from crawler.throttle import Throttle
+from crawler.web.robots import RobotsRules
 
 
 @dataclass(eq=False)
