@@ -32,7 +32,7 @@ from pydantic import (
     field_validator,
 )
 
-from crawler.decide.classify import DEFAULT_BLOCK_MARKERS
+from crawler.decide.blocks import DEFAULT_BLOCK_MARKERS
 from crawler.errors import ConfigError
 from crawler.records import Category, Strategy
 

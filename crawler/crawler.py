@@ -23,8 +23,9 @@ from types import TracebackType
 from typing import Any, Self
 
 from crawler.config import Config, load_config
+from crawler.decide.blocks import BLOCK_SCAN_CHARS, looks_blocked, may_contain_words
 from crawler.decide.breaker import CircuitBreaker
-from crawler.decide.classify import BLOCK_SCAN_CHARS, classify, looks_blocked
+from crawler.decide.classify import classify
 from crawler.decide.retry import RetryBudget, RetryPolicy
 from crawler.decide.rules import Analyser, RuleAnalyser
 from crawler.decide.throttle import Throttle
@@ -47,7 +48,6 @@ from crawler.web.fetch import Fetcher, FetchLimits, Response
 from crawler.web.parse import (
     decode_body,
     is_html,
-    may_contain_words,
     media_type,
     parse_html,
     select_fields,

@@ -8,14 +8,13 @@ from email.utils import format_datetime
 
 import pytest
 
+from crawler.decide.blocks import DEFAULT_BLOCK_MARKERS, looks_blocked
 from crawler.decide.classify import (
-    DEFAULT_BLOCK_MARKERS,
     DEFAULT_RETRY_CODES,
     MAX_EXCERPT_CHARS,
     category_rule,
     classify,
     failure_from_dict,
-    looks_blocked,
     parse_retry_after,
 )
 from crawler.errors import (

@@ -15,10 +15,15 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.decide.classify import BLOCK_SCAN_CHARS, DEFAULT_BLOCK_MARKERS, looks_blocked
+from crawler.decide.blocks import (
+    BLOCK_SCAN_CHARS,
+    DEFAULT_BLOCK_MARKERS,
+    looks_blocked,
+    may_contain_words,
+)
 from crawler.records import DLQEntry
 from crawler.storage import SQLiteStorage
-from crawler.web.parse import decode_body, may_contain_words
+from crawler.web.parse import decode_body
 
 MARKERS = list(DEFAULT_BLOCK_MARKERS)
 

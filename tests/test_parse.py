@@ -9,13 +9,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from crawler.decide.blocks import may_contain_words
 from crawler.errors import ConfigError
 from crawler.web.parse import (
     Parsed,
     codec_for,
     decode_body,
     is_html,
-    may_contain_words,
     media_type,
     parse_html,
     select_fields,

@@ -24,8 +24,7 @@ Decisions the table encodes (SPEC §3):
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -47,7 +46,6 @@ from crawler.errors import (
 from crawler.records import Category, FailureRecord, Severity
 
 __all__ = [
-    "DEFAULT_BLOCK_MARKERS",
     "DEFAULT_RETRY_CODES",
     "EXCEPTION_RULES",
     "MAX_EXCERPT_CHARS",
@@ -57,7 +55,6 @@ __all__ = [
     "category_rule",
     "classify",
     "failure_from_dict",
-    "looks_blocked",
     "parse_retry_after",
 ]
 
@@ -68,29 +65,6 @@ RETRY_AFTER_CODES: frozenset[int] = frozenset({429, 503})
 MAX_EXCERPT_CHARS = 512
 MAX_MESSAGE_CHARS = 1000
 MAX_CHAIN = 8
-# How much of a page looks_blocked reads: block pages say what they are early.
-BLOCK_SCAN_CHARS = 16_384
-# A page whose visible text is shorter than this is "almost nothing but the block message".
-BLOCK_SMALL_TEXT_CHARS = 2_000
-DEFAULT_BLOCK_MARKERS: tuple[str, ...] = (
-    # Phrases: matched in the page's visible text.
-    "captcha",
-    "just a moment...",
-    "attention required",
-    "access denied",
-    "are you a robot",
-    "are you a human",
-    "verify you are human",
-    "unusual traffic",
-    "request blocked",
-    "request unsuccessful",
-    "pardon our interruption",
-    "bot detection",
-    # Identifiers (with a hyphen): challenge scripts and forms, matched in the markup too.
-    "cf-chl",
-    "cf-browser-verification",
-    "challenge-platform",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,55 +344,6 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
-
-
-_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
-# Linear on any input: a tag cannot contain "<", so an unclosed one stops at the next.
-_TAG_RE = re.compile(r"<[^<>]*>")
-_INVISIBLE_OPEN_RE = re.compile(r"<(script|style)\b")
-_SPACE_RE = re.compile(r"\s+")
-
-
-def looks_blocked(text: str, markers: Sequence[str], status: int = 200) -> bool:
-    """Whether a page looks like a captcha, WAF or "access denied" page.
-
-    ``markers`` are lower-case substrings. A marker in the title is enough. A marker in the
-    first ~16 KB is enough when the status already says "no" (anything but 2xx) or when the page
-    has almost no visible text besides it — a long article that mentions "captcha" is not a block.
-    """
-    wanted = [m.lower() for m in markers if m]
-    if not wanted or not text:
-        return False
-    head = text[:BLOCK_SCAN_CHARS].lower()
-    title_match = _TITLE_RE.search(head)
-    if title_match and any(m in title_match.group(1) for m in wanted):
-        return True
-    visible = _visible_text(head)
-    # A phrase counts in what a reader sees (not in an href such as "/captcha-help"); an
-    # identifier such as "cf-chl" only ever shows in the markup of a challenge page.
-    in_text = any(m in visible for m in wanted)
-    in_markup = any("-" in m and " " not in m and m in head for m in wanted)
-    if not (in_text or in_markup):
-        return False
-    if not 200 <= status < 300:
-        return True
-    return len(visible) < BLOCK_SMALL_TEXT_CHARS and len(text) <= BLOCK_SCAN_CHARS * 4
-
-
-def _visible_text(html: str) -> str:
-    """Rough visible text of lower-cased HTML: scripts, styles and tags dropped, in one pass."""
-    parts: list[str] = []
-    pos = 0
-    while (match := _INVISIBLE_OPEN_RE.search(html, pos)) is not None:
-        parts.append(html[pos : match.start()])
-        end = html.find(f"</{match.group(1)}", match.end())
-        if end < 0:
-            pos = len(html)
-            break
-        close = html.find(">", end)
-        pos = close + 1 if close >= 0 else len(html)
-    parts.append(html[pos:])
-    return _SPACE_RE.sub(" ", _TAG_RE.sub(" ", " ".join(parts))).strip()
 
 
 def failure_from_dict(data: Mapping[str, Any]) -> FailureRecord:

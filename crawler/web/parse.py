@@ -15,7 +15,7 @@ import codecs
 import functools
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import bs4
@@ -163,42 +163,6 @@ def _detect_encoding(body: bytes) -> str:
 
 
 # Characters whose str.lower() holds an ASCII letter: "\u0130" -> "i\u0307", Kelvin sign -> "k".
-_LOWERS_TO_ASCII = ("\u0130".encode(), "\u212a".encode())
-
-
-def may_contain_words(
-    body: bytes, text: str, encoding: str, phrases: Sequence[str], chars: int
-) -> bool:
-    """A cheap necessary condition for a case-insensitive search of a decoded page.
-
-    ``text, encoding`` are what :func:`decode_body` made of ``body``. False only when every
-    phrase has a (whitespace-separated) word that occurs nowhere in ``text[:chars].lower()``; so
-    a phrase that could occur there, even with markup or line breaks between its words, answers
-    True, and so does a phrase with a word that is not ASCII, and any page not in UTF-8. It scans
-    the raw bytes, once per phrase for its longest word, instead of lower-casing the text, which
-    alone costs ~100 µs on a page with any non-ASCII character.
-    """
-    if encoding != "utf-8":
-        return True
-    # Every character, a replaced invalid sequence included, takes at least one byte: the first
-    # `chars` characters lie within `chars` bytes plus all the bytes the text is short of.
-    head = body[: chars + max(0, len(body) - len(text))].lower()
-    if any(special in head for special in _LOWERS_TO_ASCII):
-        return True
-    return any(word is None or word in head for word in _needles(tuple(phrases)))
-
-
-@functools.lru_cache(maxsize=16)
-def _needles(phrases: tuple[str, ...]) -> tuple[bytes | None, ...]:
-    """Per phrase, its longest word as lower-case bytes (None: a non-ASCII word, or no word)."""
-    needles: list[bytes | None] = []
-    for phrase in phrases:
-        words = phrase.lower().split()
-        ascii_only = bool(words) and all(w.isascii() for w in words)
-        needles.append(max(words, key=len).encode() if ascii_only else None)
-    return tuple(needles)
-
-
 # -- title and links ---------------------------------------------------------------------------
 @dataclass(slots=True)
 class Parsed:
