@@ -289,7 +289,16 @@ class BreakerConfig(_Section):
         3, ge=1, description="successes while half-open that close the breaker"
     )
     max_open_cycles: int = Field(
-        3, ge=1, description="failed probes in a row before the host is given up (→ DLQ)"
+        3,
+        ge=1,
+        description="failed probes in a row, with no successful response since the breaker "
+        "first opened, before the host is given up (→ DLQ)",
+    )
+    max_open_s: float = Field(
+        60.0, gt=0, description="seconds; cap on one open period, Retry-After included"
+    )
+    jitter_ratio: float = Field(
+        0.1, ge=0, le=1, description="open periods are lengthened by up to this share at random"
     )
 
 

@@ -478,3 +478,14 @@ def test_pseudo_element_selector_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as info:
         load_config(None, {"crawl.target_data": {"x": "p::before"}}, env={})
     assert "crawl.target_data" in str(info.value)
+
+
+def test_config_toml_and_docs_are_generated_from_the_models() -> None:
+    from crawler.config_docs import render_markdown, render_toml
+
+    assert SHIPPED.read_text(encoding="utf-8") == render_toml(), (
+        "config.toml is out of date: run python -m crawler.config_docs"
+    )
+    assert DOCS.read_text(encoding="utf-8") == render_markdown(), (
+        "docs/config.md is out of date: run python -m crawler.config_docs"
+    )
