@@ -7,7 +7,7 @@
 """
 
 from crawler.config import Config, load_config
-from crawler.crawler import AdaptiveCrawler, CrawlResult, CrawlSummary
+from crawler.crawler import AdaptiveCrawler
 from crawler.errors import (
     ConfigError,
     CrawlerError,
@@ -16,7 +16,16 @@ from crawler.errors import (
     LockHeldError,
     StorageError,
 )
-from crawler.records import Analysis, Category, DLQEntry, FailureRecord, PageRecord, Severity
+from crawler.records import (
+    Analysis,
+    Category,
+    CrawlResult,
+    CrawlSummary,
+    DLQEntry,
+    FailureRecord,
+    PageRecord,
+    Severity,
+)
 
 __all__ = [
     "AdaptiveCrawler",

@@ -20,6 +20,7 @@ sees only these types. ``failures.classify`` turns a :class:`FetchError` into a 
         ├── ContentError            too large, undecodable, wrong type, decompression failure
         ├── RedirectError           redirect loop or too many hops
         ├── RobotsDisallowed        robots.txt forbids the URL
+        ├── RobotsUnavailable       a redirect target's robots.txt could not be fetched (yet)
         ├── BlockedPage             a captcha / WAF / access-denied page, even behind a 200
         └── HostGivenUp             the host's breaker gave up after too many failed probes
 """
@@ -27,9 +28,12 @@ sees only these types. ``failures.classify`` turns a :class:`FetchError` into a 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from typing_extensions import Unpack
+
+if TYPE_CHECKING:
+    from crawler.records import FailureRecord
 
 
 class CrawlerError(Exception):
@@ -161,6 +165,17 @@ class RobotsDisallowed(FetchError):
     """robots.txt forbids this URL for our user agent."""
 
 
+class RobotsUnavailable(FetchError):
+    """A redirect leads to a host whose robots.txt could not be fetched (yet): the hop may not be
+    requested now. ``last`` is the robots.txt failure; the URL is retried like it."""
+
+    def __init__(
+        self, message: str, *, last: FetchError | None = None, **details: Unpack[FetchDetails]
+    ) -> None:
+        super().__init__(message, **details)
+        self.last = last
+
+
 class BlockedPage(FetchError):
     """A captcha, WAF or "access denied" page, whatever its status code.
 
@@ -172,10 +187,15 @@ class BlockedPage(FetchError):
 
 
 class HostGivenUp(FetchError):
-    """The host's circuit breaker gave up on it; ``last`` is the failure that opened it last."""
+    """The host is given up for this run (its breaker gave up, its robots.txt kept failing, or it
+    asked for a pause beyond ``max_retry_after_s``); ``record`` is the failure that decided it."""
 
     def __init__(
-        self, message: str, *, last: FetchError | None = None, **details: Unpack[FetchDetails]
+        self,
+        message: str,
+        *,
+        record: FailureRecord | None = None,
+        **details: Unpack[FetchDetails],
     ) -> None:
         super().__init__(message, **details)
-        self.last = last
+        self.record = record

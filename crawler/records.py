@@ -4,14 +4,27 @@ page records and DLQ entries. No I/O here; ``to_dict`` gives the shapes of ``CON
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 
-def iso(ts: float) -> str:
-    """Epoch seconds as the ISO 8601 UTC time records carry (``2026-11-29T07:50:53.123Z``)."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def iso(ts: float | datetime) -> str:
+    """Epoch seconds (or an aware datetime) as the one ISO 8601 UTC form records carry
+    (``2026-11-29T07:50:53.123Z``)."""
+    moment = ts if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value by its lower-case ``name``, whatever case the server wrote it in."""
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
 
 
 class Category(enum.StrEnum):
@@ -179,3 +192,60 @@ class DLQEntry:
             "context": self.context,
             "history": self.history,
         }
+
+
+class ErrorResult(TypedDict):
+    """What ``AdaptiveCrawler._handle_error`` returns for one failure (docs/failure-path.md)."""
+
+    error: str
+    context: dict[str, Any]
+    analysis: dict[str, Any]  # the six analysis keys, or {"error": "error analysis failed"}
+    should_retry: bool
+    retry_count: int
+
+
+@dataclass(slots=True)
+class CrawlSummary:
+    """What one invocation did; ``pages_ok`` and ``dlq_items`` are totals for the state dir."""
+
+    pages_ok: int = 0
+    pages_failed: int = 0
+    requests: int = 0
+    retries: int = 0
+    llm_calls: int = 0
+    dlq_items: int = 0
+    breakers: dict[str, str] = field(default_factory=dict)
+    duration_s: float = 0.0
+    pages_stored: int = 0  # stored by this invocation
+    pending: int = 0  # left in the frontier (e.g. after a stop or max_pages)
+    llm_cache_hits: int = 0
+    llm_rejected: int = 0
+    stopped: bool = False  # ended by a signal / request_stop()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def reset(self) -> None:
+        """Back to zero, in place (the live counters of the next invocation)."""
+        fresh = CrawlSummary()
+        for f in fields(self):
+            setattr(self, f.name, getattr(fresh, f.name))
+
+    def headline(self) -> str:
+        """The contract's counters on one line, for people reading a terminal or a log."""
+        keys = ("pages_ok", "pages_failed", "requests", "retries", "llm_calls", "dlq_items")
+        return ", ".join(f"{k}={getattr(self, k)}" for k in (*keys, "duration_s"))
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlResult:
+    """``crawl(url)``: the stored page, or the last failure's result when it was not stored."""
+
+    url: str
+    page: PageRecord | None
+    failure: ErrorResult | None = None
+    dead_lettered: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.page is not None

@@ -58,7 +58,7 @@ CASES = [
     (RobotsDisallowed("disallowed by robots.txt"), "robots_disallowed", Action.GIVE_UP_URL),
     (FetchError("weird"), "unknown_error", Action.GIVE_UP_URL),
     (
-        HostGivenUp("host given up", last=NetworkError("refused")),
+        HostGivenUp("host given up", record=record_of(NetworkError("refused"))),
         "host_given_up",
         Action.GIVE_UP_HOST,
     ),

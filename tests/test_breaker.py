@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
+from crawler.config import BreakerConfig
 from crawler.decide.breaker import BreakerState, CircuitBreaker
 
 CLOSED, OPEN, HALF = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN
 
 
-def breaker(**kw: object) -> tuple[CircuitBreaker, list[tuple[BreakerState, BreakerState]]]:
+def breaker(**kw: Any) -> tuple[CircuitBreaker, list[tuple[BreakerState, BreakerState]]]:
     seen: list[tuple[BreakerState, BreakerState]] = []
-    options: dict[str, object] = {"jitter_ratio": 0.0, "rng": random.Random(0)}
-    options.update(kw)
-    b = CircuitBreaker(on_transition=lambda old, new: seen.append((old, new)), **options)  # type: ignore[arg-type]
+    cfg = BreakerConfig(**{"jitter_ratio": 0.0, **kw})
+    b = CircuitBreaker(
+        cfg, rng=random.Random(0), on_transition=lambda old, new: seen.append((old, new))
+    )
     return b, seen
 
 
@@ -175,7 +177,7 @@ def test_cancelled_probe_frees_its_slot() -> None:
 
 
 def test_retry_after_keeps_it_open_longer() -> None:
-    b, _ = breaker(failure_threshold=1, reset_timeout_s=10.0)
+    b, _ = breaker(failure_threshold=1, reset_timeout_s=10.0, max_open_s=1000.0)
     assert b.allow(0.0) is None
     b.on_failure(0.0, reopen_until=100.0)
     assert b.open_until == 100.0
@@ -203,27 +205,71 @@ def test_snapshot_is_plain_data() -> None:
     assert snap["opened"] == 1
 
 
-@dataclass
-class Section:
-    failure_threshold: int = 2
-    failure_rate_threshold: float = 0.9
-    window_s: float = 5.0
-    min_calls: int = 3
-    reset_timeout_s: float = 7.0
-    max_reset_timeout_s: float = 70.0
-    half_open_max_calls: int = 2
-    success_threshold: int = 1
-    max_open_cycles: int = 4
+def test_max_open_s_caps_every_open_period() -> None:
+    b, _ = breaker(failure_threshold=1, reset_timeout_s=10.0, max_open_s=15.0, max_open_cycles=9)
+    b.on_failure(0.0, reopen_until=1000.0)  # a Retry-After far away: the pause is the host's
+    assert b.open_until == 15.0
+    now = 15.0
+    for _ in range(4):  # 20, 40, 80, 160 s before the cap
+        assert b.allow(now) is None
+        b.on_failure(now)
+        assert b.open_until - now == 15.0
+        now = b.open_until
 
 
-def test_from_config() -> None:
-    b = CircuitBreaker.from_config(Section(), rng=random.Random(0))
-    assert (b.failure_threshold, b.reset_timeout_s, b.half_open_max_calls, b.max_open_cycles) == (
-        2,
-        7.0,
-        2,
-        4,
-    )
+def test_a_host_that_answered_since_it_opened_is_never_given_up() -> None:
+    b, _ = breaker(failure_threshold=1, reset_timeout_s=1.0, max_open_cycles=2, success_threshold=9)
+    trip(b, 0.0, 1)
+    now = b.open_until
+    assert b.allow(now) is None
+    b.on_success(now)  # alive in this episode
+    for _ in range(10):
+        now = max(now, b.open_until) + 0.1
+        assert b.allow(now) is None
+        b.on_failure(now)
+    assert not b.given_up
+    assert b.state is OPEN
+    assert b.open_until - now <= b.cfg.max_open_s
+
+
+def test_a_late_success_while_open_keeps_the_host_alive() -> None:
+    b, _ = breaker(failure_threshold=1, reset_timeout_s=1.0, max_open_cycles=1)
+    trip(b, 0.0, 1)
+    b.on_success(0.5)  # a request sent before it opened came back fine
+    now = b.open_until
+    assert b.allow(now) is None
+    b.on_failure(now)
+    assert not b.given_up
+
+
+def test_a_dead_host_is_given_up_after_threshold_plus_cycles_requests() -> None:
+    b, _ = breaker(failure_threshold=5, reset_timeout_s=1.0, max_open_cycles=3)
+    requests, now = 0, 0.0
+    while not b.given_up:
+        wait = b.allow(now)
+        if wait is not None:
+            now = wait
+            continue
+        requests += 1
+        b.on_failure(now, first_attempt=requests <= 5)
+    assert requests == 5 + 3
+
+
+def test_first_attempt_failures_on_a_live_host_are_weak_evidence() -> None:
+    b, _ = breaker(failure_threshold=3, min_calls=2, failure_rate_threshold=0.5)
+    b.on_success(0.0)
+    for i in range(50):  # fresh URLs fail their first request; retries succeed
+        b.on_failure(1.0 + i, first_attempt=True)
+        b.on_success(1.5 + i)
+    assert b.state is CLOSED
+    for i in range(3):  # failed retries are strong evidence
+        b.on_failure(60.0 + i)
+    assert b.state is OPEN
+
+
+def test_takes_its_config_section() -> None:
+    cfg = BreakerConfig(failure_threshold=2, reset_timeout_s=7.0, jitter_ratio=0.1)
+    b = CircuitBreaker(cfg, rng=random.Random(0))
     b.on_failure(0.0)
     b.on_failure(0.0)
     assert b.state is OPEN

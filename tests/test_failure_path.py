@@ -158,7 +158,7 @@ async def test_dead_host_is_cut_off_then_recovered_by_dlq_retry(
         async with AdaptiveCrawler(cfg) as crawler:
             summary = await crawler.run([site.url("/")])
             dlq = await crawler.storage.dlq_list()
-            by_host = crawler.analytics.snapshot()["by_host"]
+            by_host = (await crawler.status_snapshot())["errors"]["by_host"]
         dead_key = f"127.0.0.3:{dead_port}"
         threshold = cfg.circuit_breaker.failure_threshold
         probes = cfg.circuit_breaker.max_open_cycles
@@ -255,7 +255,7 @@ async def test_error_callbacks_receive_records(
 async def test_an_unforeseen_exception_is_a_dlq_entry_not_a_crash(
     site: TestSite, make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import crawler.crawler as crawler_module
+    import crawler.engine.pipeline as crawler_module
 
     real_parse = crawler_module.parse_html
 

@@ -31,7 +31,7 @@ from crawler.errors import (
     RobotsDisallowed,
     TLSError,
 )
-from crawler.records import Category, Severity
+from crawler.records import Category, Severity, iso
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 C, S = Category, Severity
@@ -103,7 +103,7 @@ def test_classification_table(
     assert rec.url == "http://a.test/x"
     assert rec.host == "a.test:80"
     assert rec.attempt == 2
-    assert rec.timestamp == NOW.isoformat()
+    assert rec.timestamp == iso(NOW)
     assert rec.exception_chain[0].startswith(type(exc).__name__)
 
 
@@ -166,8 +166,14 @@ def test_retry_codes_are_data() -> None:
 
 
 def test_host_given_up_takes_category_of_last_failure() -> None:
-    last = NetworkError("Connection refused", url="http://a.test/1")
-    exc = HostGivenUp("host a.test:80 given up", last=last)
+    last = classify(
+        NetworkError("Connection refused", url="http://a.test/1"),
+        url="http://a.test/1",
+        host="a.test:80",
+        attempt=1,
+        now=NOW,
+    )
+    exc = HostGivenUp("host a.test:80 given up", record=last)
     rec = classify(exc, url="http://a.test/2", host="a.test:80", attempt=1, now=NOW)
     assert rec.category is Category.NETWORK
     assert rec.severity is Severity.MEDIUM
@@ -177,7 +183,7 @@ def test_host_given_up_takes_category_of_last_failure() -> None:
     assert "Connection refused" in rec.message
     assert rec.exception_chain[0].startswith("HostGivenUp:")
 
-    exc = HostGivenUp("given up", last=http(503))
+    exc = HostGivenUp("given up", record=classify(http(503), url="u", host="h", attempt=1, now=NOW))
     rec = classify(exc, url="u", host="h", attempt=1, now=NOW)
     assert (rec.category, rec.status_code) == (Category.SERVER, 503)
 

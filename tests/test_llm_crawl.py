@@ -91,7 +91,7 @@ async def test_misbehaving_llm_never_stops_the_crawl(
     async with AdaptiveCrawler(llm_config(make_config, openai_server)) as crawler:
         summary = await crawler.run([site.url("/")])
         (entry,) = await crawler.storage.dlq_list()
-        stats = crawler.llm.stats()  # type: ignore[union-attr]
+        stats = (await crawler.status_snapshot())["llm"]
     assert summary.pages_ok == 2
     assert entry.error["category"] == "AUTH"
     assert entry.context["analysis_source"] == "rules"

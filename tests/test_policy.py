@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crawler.config import RetryConfig, load_config
 from crawler.decide.retry import RetryBudget, RetryPolicy
 from crawler.errors import ConfigError
 from crawler.records import Category, FailureRecord, Severity, Strategy
@@ -33,8 +36,13 @@ def rec(
     )
 
 
-def policy(**kw: object) -> RetryPolicy:
-    return RetryPolicy(rng=random.Random(7), **kw)  # type: ignore[arg-type]
+def retry_config(**kw: Any) -> RetryConfig:
+    """A [retry] section through load_config, so bad values raise ConfigError as in real use."""
+    return load_config(None, {f"retry.{k}": v for k, v in kw.items()}, env={}).retry
+
+
+def policy(seed: int = 7, **kw: Any) -> RetryPolicy:
+    return RetryPolicy(retry_config(**kw), rng=random.Random(seed))
 
 
 def test_retries_until_max_retries_then_stops() -> None:
@@ -79,8 +87,8 @@ def test_network_failures_use_the_short_base() -> None:
 
 
 def test_same_seed_same_delays() -> None:
-    a = RetryPolicy(rng=random.Random(1))
-    b = RetryPolicy(rng=random.Random(1))
+    a = policy(seed=1)
+    b = policy(seed=1)
     assert [a.decide(rec(), 2).delay_s for _ in range(5)] == [
         b.decide(rec(), 2).delay_s for _ in range(5)
     ]
@@ -168,30 +176,6 @@ def test_tls_handshake_retried_once() -> None:
     assert not p.decide(rec(Category.TLS), 2).retry
 
 
-@dataclass
-class RetrySection:
-    max_retries: int = 2
-    base_delay_s: float = 0.5
-    network_base_delay_s: float = 0.05
-    max_delay_s: float = 4.0
-    respect_retry_after: bool = True
-    max_retry_after_s: float = 60.0
-    retry_after_jitter_s: float = 0.0
-    strategies: dict[str, str] = field(default_factory=lambda: {"AUTH": "FAIL_FAST"})
-    budget_ratio: float = 0.5
-    budget_window_s: float = 10.0
-    budget_min_retries: int = 1
-    global_max_retries: int = 3
-
-
-def test_from_config() -> None:
-    p = RetryPolicy.from_config(RetrySection(), rng=random.Random(0))
-    assert (p.max_retries, p.base_delay_s, p.max_delay_s, p.max_retry_after_s) == (2, 0.5, 4.0, 60)
-    assert p.strategy_for(Category.AUTH) is Strategy.FAIL_FAST
-    b = RetryBudget.from_config(RetrySection())
-    assert (b.ratio, b.window_s, b.min_retries, b.global_max_retries) == (0.5, 10.0, 1, 3)
-
-
 # -- properties -------------------------------------------------------------------------------
 
 RETRYABLE_CATEGORIES = [Category.NETWORK, Category.TIMEOUT, Category.SERVER, Category.RATE_LIMIT]
@@ -218,14 +202,14 @@ def test_backoff_bounds(
     retry_after: float | None,
     jitter: float,
 ) -> None:
-    p = RetryPolicy(
+    p = policy(
+        seed=seed,
         max_retries=max_retries,
         base_delay_s=base,
         network_base_delay_s=base,
         max_delay_s=cap,
         max_retry_after_s=120.0,
         retry_after_jitter_s=jitter,
-        rng=random.Random(seed),
     )
     d = p.decide(rec(category, retry_after_s=retry_after), tries)
     assert d.retry == (tries <= max_retries and (retry_after is None or retry_after <= 120.0))
@@ -249,7 +233,7 @@ def test_attempts_never_exceed_max_retries_plus_one(
     max_retries: int, retryable: bool, certain: bool, answers: list[bool | None]
 ) -> None:
     """Whatever the analysis answers, one URL gets at most max_retries + 1 attempts."""
-    p = RetryPolicy(max_retries=max_retries, rng=random.Random(0))
+    p = policy(seed=0, max_retries=max_retries)
     record = rec(Category.UNKNOWN if not certain else Category.SERVER)
     record = replace(record, retryable=retryable, certain=certain)
     attempts = 1
@@ -268,45 +252,86 @@ def test_attempts_never_exceed_max_retries_plus_one(
 # -- budget -----------------------------------------------------------------------------------
 
 
+def budget(**kw: Any) -> RetryBudget:
+    return RetryBudget(retry_config(**kw))
+
+
+def spend_if_room(b: RetryBudget, host: str, now: float) -> bool:
+    if b.room_at(host, now) is not None:
+        return False
+    b.spend(host, now)
+    return True
+
+
 def test_budget_floor_then_ratio() -> None:
-    b = RetryBudget(ratio=0.1, window_s=60.0, min_retries=2)
-    assert b.try_spend("h", 0.0)
-    assert b.try_spend("h", 0.0)
-    assert not b.try_spend("h", 0.0)  # floor of 2 spent, no requests to earn more
+    b = budget(budget_ratio=0.1, budget_window_s=60.0, budget_min_retries=2)
+    assert spend_if_room(b, "h", 0.0)
+    assert spend_if_room(b, "h", 0.0)
+    assert not spend_if_room(b, "h", 0.0)  # floor of 2 spent, no requests to earn more
     for _ in range(50):
         b.record_request("h", 1.0)
     assert b.allowance("h", 1.0) == 5.0
-    assert [b.try_spend("h", 1.0) for _ in range(4)] == [True, True, True, False]
-    assert (b.spent, b.denied) == (5, 2)
+    assert [spend_if_room(b, "h", 1.0) for _ in range(4)] == [True, True, True, False]
+    assert b.spent == 5
+
+
+def test_a_spent_budget_says_when_there_is_room_again() -> None:
+    b = budget(budget_ratio=0.0, budget_window_s=10.0, budget_min_retries=1)
+    b.spend("h", 3.4)  # counted in the bucket of second 3
+    assert b.room_at("h", 5.0) == 14.0  # that bucket leaves the window at 3 + 1 + 10
+    assert b.room_at("h", 14.0) is None
 
 
 def test_budget_is_per_host() -> None:
-    b = RetryBudget(ratio=0.0, min_retries=1)
-    assert b.try_spend("a", 0.0)
-    assert not b.try_spend("a", 0.0)
-    assert b.try_spend("b", 0.0)
+    b = budget(budget_ratio=0.0, budget_min_retries=1)
+    assert spend_if_room(b, "a", 0.0)
+    assert not spend_if_room(b, "a", 0.0)
+    assert spend_if_room(b, "b", 0.0)
 
 
 def test_budget_window_slides() -> None:
-    b = RetryBudget(ratio=0.5, window_s=10.0, min_retries=0)
+    b = budget(budget_ratio=0.5, budget_window_s=10.0, budget_min_retries=0)
     for _ in range(4):
         b.record_request("h", 0.0)
-    assert b.try_spend("h", 0.0)
-    assert b.try_spend("h", 1.0)
-    assert not b.try_spend("h", 2.0)
+    assert spend_if_room(b, "h", 0.0)
+    assert spend_if_room(b, "h", 1.0)
+    assert not spend_if_room(b, "h", 2.0)
     # the requests at t=0 have left the window: so have the retries; no requests → no allowance
-    assert not b.try_spend("h", 12.0)
+    assert not spend_if_room(b, "h", 12.0)
     for _ in range(2):
         b.record_request("h", 12.0)
-    assert b.try_spend("h", 12.5)
-    assert not b.try_spend("h", 12.5)
+    assert spend_if_room(b, "h", 12.5)
+    assert not spend_if_room(b, "h", 12.5)
 
 
-def test_budget_global_cap() -> None:
-    b = RetryBudget(ratio=1.0, min_retries=100, global_max_retries=3)
-    assert [b.try_spend(h, 0.0) for h in "abcd"] == [True, True, True, False]
+def test_budget_global_cap_means_not_in_this_run() -> None:
+    b = budget(budget_ratio=1.0, budget_min_retries=100, global_max_retries=3)
+    assert [spend_if_room(b, h, 0.0) for h in "abcd"] == [True, True, True, False]
+    assert b.room_at("e", 0.0) == math.inf
 
 
 def test_budget_without_global_cap() -> None:
-    b = RetryBudget(ratio=1.0, min_retries=1000, global_max_retries=0)
-    assert all(b.try_spend("h", 0.0) for _ in range(500))
+    b = budget(budget_ratio=1.0, budget_min_retries=1000, global_max_retries=0)
+    assert all(spend_if_room(b, "h", 0.0) for _ in range(500))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ratio=st.floats(0.0, 1.0),
+    window=st.integers(1, 30),
+    floor=st.integers(0, 5),
+    events=st.lists(st.tuples(st.floats(0.0, 0.99), st.booleans()), max_size=200),
+)
+def test_budget_never_lets_retries_exceed_their_share(
+    ratio: float, window: int, floor: int, events: list[tuple[float, bool]]
+) -> None:
+    """Whatever arrives, a retry goes only while the window's retries, itself included, stay
+    within max(floor, ratio × the window's requests)."""
+    b = budget(budget_ratio=ratio, budget_window_s=float(window), budget_min_retries=floor)
+    now = 0.0
+    for step, wants_retry in events:
+        now += step
+        allowance = b.allowance("h", now)
+        if wants_retry and spend_if_room(b, "h", now):
+            assert b._window(b._retries, "h", now).total <= allowance
+        b.record_request("h", now)

@@ -321,11 +321,12 @@ async def test_give_up_host_leases_all_its_pending_urls(storage: Storage) -> Non
 
 async def test_add_done_and_lease_url(storage: Storage) -> None:
     await storage.add([(url(1), 0), (url(2), 0)])
-    assert await storage.add_done(url(3), 1)  # unknown: recorded as done
+    assert await storage.add_done(url(3), 1)  # unknown: recorded as an alias (seen)
     assert storage.is_known(url(3))
-    assert await storage.add_done(url(1), 0)  # pending: becomes done
+    assert await storage.add_done(url(1), 0)  # pending: becomes an alias
     assert not await storage.add_done(url(1), 0)
-    assert await storage.counts() == FrontierCounts(pending=1, leased=0, done=2, dead=0)
+    # Aliases are seen, not stored: pages_ok (done) counts only pages with a results line.
+    assert await storage.counts() == FrontierCounts(1, 0, 0, 0, aliased=2)
     assert [le.url for le in await storage.lease(10, 0.0)] == [url(2)]
     assert not await storage.add_done(url(2), 0)  # leased: left alone
     assert await storage.lease_url(url(2)) is None  # leased already
@@ -334,10 +335,10 @@ async def test_add_done_and_lease_url(storage: Storage) -> None:
     assert fresh is not None
     assert (fresh.url, fresh.depth, fresh.attempts) == (url(9), 3, 0)
     assert storage.is_known(url(9))
-    again = await storage.lease_url(url(3))  # done: fetched again on request
+    again = await storage.lease_url(url(3))  # an alias: fetched on request
     assert again is not None
     assert again.depth == 1
-    assert await storage.counts() == FrontierCounts(pending=0, leased=3, done=1, dead=0)
+    assert await storage.counts() == FrontierCounts(0, 3, 0, 0, aliased=1)
 
 
 async def test_lease_url_of_a_url_acked_in_the_open_batch(storage: Storage) -> None:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
+from crawler.config import ThrottleConfig
 from crawler.decide.throttle import Throttle
 from crawler.records import Category
+
+
+def throttle(max_concurrency: int = 4, crawl_delay_s: float = 0.0, **kw: Any) -> Throttle:
+    return Throttle(
+        ThrottleConfig(**kw), max_concurrency=max_concurrency, crawl_delay_s=crawl_delay_s
+    )
 
 
 def ok(t: Throttle, now: float, latency: float = 0.1) -> None:
@@ -19,7 +26,7 @@ def fail(t: Throttle, now: float, category: Category | None, status: int | None 
 
 
 def test_starts_at_initial_and_limits_in_flight() -> None:
-    t = Throttle(max_concurrency=4, initial_concurrency=2)
+    t = throttle(max_concurrency=4, initial_concurrency=2)
     assert t.concurrency == 2
     assert t.ready_at(0.0) is None
     t.on_start(0.0)
@@ -33,7 +40,7 @@ def test_starts_at_initial_and_limits_in_flight() -> None:
 
 
 def test_cancel_frees_the_slot_without_adapting() -> None:
-    t = Throttle(max_concurrency=4, initial_concurrency=1, calm_interval_s=1.0)
+    t = throttle(max_concurrency=4, initial_concurrency=1, calm_interval_s=1.0)
     t.on_start(0.0)
     assert t.ready_at(0.0) is not None
     t.on_cancel()
@@ -43,11 +50,11 @@ def test_cancel_frees_the_slot_without_adapting() -> None:
 
 
 def test_initial_never_above_max() -> None:
-    assert Throttle(max_concurrency=2, initial_concurrency=8).concurrency == 2
+    assert throttle(max_concurrency=2, initial_concurrency=8).concurrency == 2
 
 
 def test_additive_increase_per_calm_interval_up_to_max() -> None:
-    t = Throttle(max_concurrency=4, initial_concurrency=1, calm_interval_s=5.0)
+    t = throttle(max_concurrency=4, initial_concurrency=1, calm_interval_s=5.0)
     now = 0.0
     while now < 4.9:
         ok(t, now)
@@ -64,7 +71,7 @@ def test_additive_increase_per_calm_interval_up_to_max() -> None:
 
 
 def test_multiplicative_decrease_on_rate_limits_only() -> None:
-    t = Throttle(max_concurrency=16, initial_concurrency=16, decrease_factor=0.5)
+    t = throttle(max_concurrency=16, initial_concurrency=16, decrease_factor=0.5)
     fail(t, 0.0, Category.RATE_LIMIT, 429)
     assert t.concurrency == 8
     fail(t, 0.05, Category.RATE_LIMIT, 503)  # a 503 with Retry-After is classified RATE_LIMIT
@@ -80,7 +87,7 @@ def test_multiplicative_decrease_on_rate_limits_only() -> None:
 
 
 def test_rate_limit_raises_the_delay_fast() -> None:
-    t = Throttle(max_delay_s=8.0, decrease_factor=0.5)
+    t = throttle(max_delay_s=8.0, decrease_factor=0.5)
     assert t.delay_s == 0.0
     fail(t, 0.0, Category.RATE_LIMIT)
     assert t.delay_s == 0.5
@@ -92,7 +99,7 @@ def test_rate_limit_raises_the_delay_fast() -> None:
 
 
 def test_timeout_shrinks_concurrency_gently() -> None:
-    t = Throttle(max_concurrency=10, initial_concurrency=10, timeout_factor=0.9)
+    t = throttle(max_concurrency=10, initial_concurrency=10, timeout_factor=0.9)
     fail(t, 0.0, Category.TIMEOUT)
     assert t.concurrency == 9
     for i in range(20):
@@ -101,7 +108,7 @@ def test_timeout_shrinks_concurrency_gently() -> None:
 
 
 def test_breaker_open_halves_concurrency() -> None:
-    t = Throttle(max_concurrency=8, initial_concurrency=8)
+    t = throttle(max_concurrency=8, initial_concurrency=8)
     t.on_breaker_open()
     assert t.concurrency == 4
     t.on_breaker_open(1.0)
@@ -109,14 +116,14 @@ def test_breaker_open_halves_concurrency() -> None:
 
 
 def test_delay_spaces_request_starts() -> None:
-    t = Throttle(max_concurrency=4, initial_concurrency=4, min_delay_s=1.0)
+    t = throttle(max_concurrency=4, initial_concurrency=4, min_delay_s=1.0)
     t.on_start(10.0)
     assert t.ready_at(10.2) == 11.0
     assert t.ready_at(11.0) is None
 
 
 def test_slow_answers_raise_the_delay_and_failures_never_lower_it() -> None:
-    t = Throttle(target_latency_s=1.0, max_delay_s=30.0, calm_interval_s=1.0)
+    t = throttle(target_latency_s=1.0, max_delay_s=30.0, calm_interval_s=1.0)
     ok(t, 0.0, latency=5.0)
     assert t.delay_s == 2.5
     ok(t, 10.0, latency=5.0)
@@ -129,7 +136,7 @@ def test_slow_answers_raise_the_delay_and_failures_never_lower_it() -> None:
 
 
 def test_fast_calm_answers_lower_the_delay_slowly_to_the_floor() -> None:
-    t = Throttle(min_delay_s=0.5, calm_interval_s=5.0, decrease_factor=0.5)
+    t = throttle(min_delay_s=0.5, calm_interval_s=5.0, decrease_factor=0.5)
     fail(t, 0.0, Category.RATE_LIMIT)
     assert t.delay_s == 1.0  # doubled from the floor
     ok(t, 1.0)
@@ -142,7 +149,7 @@ def test_fast_calm_answers_lower_the_delay_slowly_to_the_floor() -> None:
 
 
 def test_crawl_delay_is_a_floor() -> None:
-    t = Throttle(max_delay_s=30.0, calm_interval_s=1.0)
+    t = throttle(max_delay_s=30.0, calm_interval_s=1.0)
     t.set_crawl_delay(3.0)
     assert t.delay_s == 3.0
     for i in range(20):
@@ -153,13 +160,13 @@ def test_crawl_delay_is_a_floor() -> None:
 
 
 def test_crawl_delay_beats_max_delay() -> None:
-    t = Throttle(max_delay_s=2.0)
+    t = throttle(max_delay_s=2.0)
     t.set_crawl_delay(5.0)
     assert t.delay_s == 5.0
 
 
 def test_pause_until_stops_the_host() -> None:
-    t = Throttle()
+    t = throttle()
     t.pause_until(50.0)
     t.pause_until(40.0)  # a shorter pause does not shorten it
     assert t.ready_at(10.0) == 50.0
@@ -168,7 +175,7 @@ def test_pause_until_stops_the_host() -> None:
 
 
 def test_disabled_uses_max_concurrency_and_crawl_delay_only() -> None:
-    t = Throttle(max_concurrency=3, initial_concurrency=1, min_delay_s=2.0, enabled=False)
+    t = throttle(max_concurrency=3, initial_concurrency=1, min_delay_s=2.0, enabled=False)
     assert t.concurrency == 3
     assert t.delay_s == 0.0
     for i in range(5):
@@ -181,18 +188,7 @@ def test_disabled_uses_max_concurrency_and_crawl_delay_only() -> None:
     assert t.rate_limited == 5  # the detector still counts
 
 
-@dataclass
-class Section:
-    enabled: bool = True
-    initial_concurrency: int = 3
-    min_delay_s: float = 0.25
-    max_delay_s: float = 10.0
-    calm_interval_s: float = 2.0
-    decrease_factor: float = 0.5
-    timeout_factor: float = 0.9
-    target_latency_s: float = 1.0
-
-
-def test_from_config() -> None:
-    t = Throttle.from_config(Section(), max_concurrency=6, crawl_delay_s=0.5)
+def test_takes_its_config_section() -> None:
+    cfg = ThrottleConfig(initial_concurrency=3, min_delay_s=0.25, calm_interval_s=2.0)
+    t = Throttle(cfg, max_concurrency=6, crawl_delay_s=0.5)
     assert (t.max_concurrency, t.concurrency, t.delay_s, t.calm_interval_s) == (6, 3, 0.5, 2.0)

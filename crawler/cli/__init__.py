@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from crawler.config import Config, load_config
-from crawler.crawler import AdaptiveCrawler, CrawlSummary
+from crawler.crawler import AdaptiveCrawler
 from crawler.errors import ConfigError, CrawlerError, LockHeldError
 from crawler.observe.progress import Progress
-from crawler.records import DLQEntry
+from crawler.records import CrawlSummary, DLQEntry
 from crawler.storage import Storage, open_storage
 from crawler.storage.lock import StateLock
 
@@ -199,7 +199,7 @@ async def _crawl(cfg: Config, seeds: Sequence[str]) -> int:
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-    _print_summary(summary, crawler.summary_path)
+    _print_summary(summary, crawler.config.crawl.summary_path)
     return EXIT_OK
 
 
@@ -316,5 +316,5 @@ async def _dlq_retry(cfg: Config, state_dir: Path, ids: list[int] | None) -> int
         await crawler.storage.commit()
         print(f"re-queued {n} entries", file=sys.stderr)
         summary = await crawler.run([])
-    _print_summary(summary, crawler.summary_path)
+    _print_summary(summary, crawler.config.crawl.summary_path)
     return EXIT_OK

@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from crawler.config import load_config
-from crawler.crawler import AdaptiveCrawler, CrawlSummary
+from crawler.crawler import AdaptiveCrawler
+from crawler.records import CrawlSummary
 
 PAGE = """<!doctype html><html><head>{meta}<title>{title}</title></head>
 <body><h1>{title}</h1><p>{text}</p><ul>{links}</ul></body></html>"""
@@ -165,7 +166,7 @@ async def run_demo(*, no_llm: bool = False, keep: str | None = None) -> int:
             async with AdaptiveCrawler(cfg) as crawler:
                 summary = await crawler.run([base + "/"])
                 entries = await crawler.storage.dlq_list()
-                out_path = crawler.out_path
+                out_path = crawler.config.crawl.out_path
         finally:
             if llm_ctx is not None:
                 await llm_ctx.__aexit__(None, None, None)

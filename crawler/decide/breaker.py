@@ -5,9 +5,21 @@
     CLOSED ──(failure_threshold consecutive counted failures, or failure rate ≥ threshold
     │          over ≥ min_calls calls within window_s)──► OPEN
     OPEN ──(open_until reached)──► HALF_OPEN: at most half_open_max_calls probes at once
-    HALF_OPEN ──(success_threshold successful probes)──► CLOSED (cycle count reset)
-    HALF_OPEN ──(a failed probe)──► OPEN for reset_timeout_s·2^(k−1) (capped, jittered)
-    after max_open_cycles failed probes in a row: given_up (state stays OPEN)
+    HALF_OPEN ──(success_threshold successful probes)──► CLOSED (the episode ends)
+    HALF_OPEN ──(a failed probe)──► OPEN for reset_timeout_s·2^(k−1), capped by max_open_s
+    given up: max_open_cycles failed probes in a row AND no successful response from the host
+              since the breaker first opened in this episode (state stays OPEN)
+
+The breaker *pauses* a host; it gives a host up only when the host is really gone
+(docs/failure-path.md, "The breaker"). A host that answered any request successfully since the
+breaker first opened is alive: its probes may fail again and again (each failure lengthens the
+pause, up to ``max_open_s``), but it is never given up — its URLs keep their own retries.
+
+A failed *first* request of a URL is weak evidence against a host that served a page within
+``window_s`` (the page may be at fault, or the host flaky but alive): it counts towards neither
+the consecutive-failure count nor the failure rate. A failed retry is strong evidence.
+A host that never answered counts every failure, so a dead host opens after exactly
+``failure_threshold`` failures.
 
 Only failures with ``counts=True`` (connection failures, timeouts, 5xx, 429) move it; a 4xx
 shows the host is answering and only frees a half-open probe slot.
@@ -20,38 +32,21 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-__all__ = ["BreakerSection", "BreakerState", "CircuitBreaker"]
+from crawler.config import BreakerConfig
+
+__all__ = ["PROBE_RECHECK_S", "BreakerState", "CircuitBreaker"]
+
+# While every probe slot is taken, when to look again. The scheduler is woken when a request
+# ends anyway; this only bounds how long a lost wake-up could delay the next probe.
+PROBE_RECHECK_S = 0.05
 
 
 class BreakerState(enum.StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
-
-
-class BreakerSection(Protocol):
-    """The ``[circuit_breaker]`` keys CircuitBreaker reads."""
-
-    @property
-    def failure_threshold(self) -> int: ...
-    @property
-    def failure_rate_threshold(self) -> float: ...
-    @property
-    def window_s(self) -> float: ...
-    @property
-    def min_calls(self) -> int: ...
-    @property
-    def reset_timeout_s(self) -> float: ...
-    @property
-    def max_reset_timeout_s(self) -> float: ...
-    @property
-    def half_open_max_calls(self) -> int: ...
-    @property
-    def success_threshold(self) -> int: ...
-    @property
-    def max_open_cycles(self) -> int: ...
 
 
 TransitionCallback = Callable[[BreakerState, BreakerState], None]
@@ -64,33 +59,12 @@ class CircuitBreaker:
 
     def __init__(
         self,
+        cfg: BreakerConfig,
         *,
-        failure_threshold: int = 5,
-        failure_rate_threshold: float = 0.5,
-        window_s: float = 60.0,
-        min_calls: int = 20,
-        reset_timeout_s: float = 30.0,
-        max_reset_timeout_s: float = 300.0,
-        half_open_max_calls: int = 1,
-        success_threshold: int = 3,
-        max_open_cycles: int = 3,
-        jitter_ratio: float = 0.1,
-        probe_wait_s: float = 1.0,
         rng: random.Random | None = None,
         on_transition: TransitionCallback | None = None,
     ) -> None:
-        self.failure_threshold = failure_threshold
-        self.failure_rate_threshold = failure_rate_threshold
-        self.window_s = window_s
-        self.min_calls = min_calls
-        self.reset_timeout_s = reset_timeout_s
-        self.max_reset_timeout_s = max_reset_timeout_s
-        self.half_open_max_calls = max(1, half_open_max_calls)
-        self.success_threshold = max(1, success_threshold)
-        self.max_open_cycles = max(1, max_open_cycles)
-        self.jitter_ratio = jitter_ratio
-        # While all probe slots are taken, when to ask again (a probe's outcome is not timed).
-        self.probe_wait_s = probe_wait_s
+        self.cfg = cfg
         self.on_transition = on_transition
         self._rng = rng or random.Random()
 
@@ -104,33 +78,19 @@ class CircuitBreaker:
         self.failed_probes = 0  # failed probes in a row
         self.probe_successes = 0
         self.probes_in_flight = 0
+        # An episode runs from the first opening to the next close: was the host alive in it?
+        self.alive_in_episode = False
+        self.last_success_at: float | None = None
         self._calls: deque[tuple[float, bool]] = deque()  # (when, failed) within window_s
         self._failures_in_window = 0
 
-    @classmethod
-    def from_config(
-        cls,
-        section: BreakerSection,
-        *,
-        rng: random.Random | None = None,
-        on_transition: TransitionCallback | None = None,
-    ) -> CircuitBreaker:
-        """Build from the ``[circuit_breaker]`` config section."""
-        return cls(
-            failure_threshold=section.failure_threshold,
-            failure_rate_threshold=section.failure_rate_threshold,
-            window_s=section.window_s,
-            min_calls=section.min_calls,
-            reset_timeout_s=section.reset_timeout_s,
-            max_reset_timeout_s=section.max_reset_timeout_s,
-            half_open_max_calls=section.half_open_max_calls,
-            success_threshold=section.success_threshold,
-            max_open_cycles=section.max_open_cycles,
-            rng=rng,
-            on_transition=on_transition,
-        )
-
     # -- queries -------------------------------------------------------------------------------
+
+    @property
+    def probing(self) -> bool:
+        """True when the next admitted request is a half-open probe (or would be, once the
+        open period ends): the caller should send the URL most likely to succeed."""
+        return self.state is not BreakerState.CLOSED and not self.given_up
 
     def allow(self, now: float) -> float | None:
         """None: a request may go now (in HALF_OPEN it takes a probe slot — report its outcome).
@@ -142,10 +102,22 @@ class CircuitBreaker:
             return None
         if self.state is BreakerState.OPEN:
             return self.open_until
-        if self.probes_in_flight < self.half_open_max_calls:
+        if self.probes_in_flight < self.cfg.half_open_max_calls:
             self.probes_in_flight += 1
             return None
-        return now + self.probe_wait_s
+        return now + PROBE_RECHECK_S
+
+    def wait_until(self, now: float) -> float | None:
+        """Like :meth:`allow` but takes nothing: None when a request could go now."""
+        if self.given_up:
+            return math.inf
+        if self.state is BreakerState.OPEN and now < self.open_until:
+            return self.open_until
+        # OPEN past open_until turns HALF_OPEN with no probe in flight at the next allow().
+        full = self.probes_in_flight >= self.cfg.half_open_max_calls
+        if self.state is BreakerState.HALF_OPEN and full:
+            return now + PROBE_RECHECK_S
+        return None
 
     def failure_rate(self, now: float) -> float:
         """Share of failed calls among the counted calls within ``window_s``."""
@@ -164,6 +136,7 @@ class CircuitBreaker:
             "open_cycles": self.open_cycles,
             "opened": self.opened,
             "transitions": self.transitions,
+            "alive_in_episode": self.alive_in_episode,
         }
 
     # -- outcomes ------------------------------------------------------------------------------
@@ -171,11 +144,13 @@ class CircuitBreaker:
     def on_success(self, now: float) -> None:
         """A request succeeded (in HALF_OPEN: a successful probe)."""
         self._advance(now)
+        self.last_success_at = now
         if self.state is BreakerState.HALF_OPEN:
             self._free_probe()
+            self.alive_in_episode = True
             self.failed_probes = 0
             self.probe_successes += 1
-            if self.probe_successes >= self.success_threshold:
+            if self.probe_successes >= self.cfg.success_threshold:
                 self.open_cycles = 0
                 self._reset_counts()
                 self._move(BreakerState.CLOSED)
@@ -183,12 +158,20 @@ class CircuitBreaker:
         if self.state is BreakerState.CLOSED:
             self.consecutive_failures = 0
             self._record_call(now, failed=False)
-        # OPEN: a late answer to a request sent before it opened; the probe decides.
+            return
+        # OPEN: a late answer to a request sent before it opened. The host is alive.
+        self.alive_in_episode = True
 
     def on_failure(
-        self, now: float, *, counts: bool = True, reopen_until: float | None = None
+        self,
+        now: float,
+        *,
+        counts: bool = True,
+        first_attempt: bool = False,
+        reopen_until: float | None = None,
     ) -> None:
         """A failed request. ``counts=False`` (4xx): the host answered — only frees a probe slot.
+        ``first_attempt``: the URL's first request (weak evidence on a live host, see above).
         ``reopen_until`` (a Retry-After instant) keeps it open at least that long if it opens."""
         if self.given_up:
             return
@@ -196,6 +179,7 @@ class CircuitBreaker:
         if not counts:
             if self.state is BreakerState.HALF_OPEN:
                 self._free_probe()
+                self.alive_in_episode = True  # it answered
             return
         if self.state is BreakerState.HALF_OPEN:
             self._free_probe()
@@ -203,18 +187,21 @@ class CircuitBreaker:
             self.probe_successes = 0
             self.open_cycles += 1
             self._open(now, reopen_until)
-            if self.failed_probes >= self.max_open_cycles:
+            if self.failed_probes >= self.cfg.max_open_cycles and not self.alive_in_episode:
                 self.given_up = True
             return
         if self.state is BreakerState.OPEN:
             # A late failure of a request sent before it opened: only a later Retry-After matters.
             if reopen_until is not None and reopen_until > self.open_until:
-                self.open_until = reopen_until
+                self.open_until = min(reopen_until, now + self.cfg.max_open_s)
             return
-        self.consecutive_failures += 1
+        if first_attempt and self._alive(now):
+            return  # weak evidence: see the module docstring
         self._record_call(now, failed=True)
-        if self.consecutive_failures >= self.failure_threshold or self._rate_tripped(now):
+        self.consecutive_failures += 1
+        if self.consecutive_failures >= self.cfg.failure_threshold or self._rate_tripped(now):
             self.open_cycles = 1
+            self.alive_in_episode = False
             self._open(now, reopen_until)
 
     def on_cancel(self) -> None:
@@ -224,6 +211,10 @@ class CircuitBreaker:
 
     # -- internals -----------------------------------------------------------------------------
 
+    def _alive(self, now: float) -> bool:
+        last = self.last_success_at
+        return last is not None and now - last <= self.cfg.window_s
+
     def _advance(self, now: float) -> None:
         if self.state is BreakerState.OPEN and not self.given_up and now >= self.open_until:
             self.probe_successes = 0
@@ -231,12 +222,15 @@ class CircuitBreaker:
             self._move(BreakerState.HALF_OPEN)
 
     def _open(self, now: float, reopen_until: float | None) -> None:
+        cfg = self.cfg
         exponent = min(self.open_cycles - 1, 63)  # 2**63 s is past any cap; avoids overflow
-        timeout = min(self.max_reset_timeout_s, self.reset_timeout_s * 2.0**exponent)
+        timeout = min(cfg.max_reset_timeout_s, cfg.reset_timeout_s * 2.0**exponent)
         # Jitter only lengthens, so a host is never probed before reset_timeout_s; it keeps
         # hosts that failed together from being probed in lockstep.
-        timeout *= 1.0 + self._rng.uniform(0.0, self.jitter_ratio)
-        self.open_until = max(now + timeout, reopen_until or 0.0)
+        timeout *= 1.0 + self._rng.uniform(0.0, cfg.jitter_ratio)
+        # max_open_s caps one open period whatever asked for it: no host stalls a crawl longer.
+        wait = min(max(timeout, (reopen_until or 0.0) - now), cfg.max_open_s)
+        self.open_until = now + wait
         self.opened += 1
         self._move(BreakerState.OPEN)
 
@@ -254,6 +248,7 @@ class CircuitBreaker:
         self.consecutive_failures = 0
         self.failed_probes = 0
         self.probe_successes = 0
+        self.alive_in_episode = False
         self._calls.clear()
         self._failures_in_window = 0
 
@@ -263,7 +258,7 @@ class CircuitBreaker:
         self._prune(now)
 
     def _prune(self, now: float) -> None:
-        cutoff = now - self.window_s
+        cutoff = now - self.cfg.window_s
         while self._calls and self._calls[0][0] < cutoff:
             self._failures_in_window -= self._calls.popleft()[1]
 
@@ -271,6 +266,6 @@ class CircuitBreaker:
         self._prune(now)
         calls = len(self._calls)
         return (
-            calls >= self.min_calls
-            and self._failures_in_window / calls >= self.failure_rate_threshold
+            calls >= self.cfg.min_calls
+            and self._failures_in_window / calls >= self.cfg.failure_rate_threshold
         )

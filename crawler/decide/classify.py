@@ -41,9 +41,10 @@ from crawler.errors import (
     NetworkError,
     RedirectError,
     RobotsDisallowed,
+    RobotsUnavailable,
     TLSError,
 )
-from crawler.records import Category, FailureRecord, Severity
+from crawler.records import Category, FailureRecord, Severity, header, iso
 
 __all__ = [
     "DEFAULT_RETRY_CODES",
@@ -195,7 +196,7 @@ def classify(
             method=method,
             attempt=attempt,
             correlation_id=correlation_id,
-            timestamp=now.isoformat(),
+            timestamp=iso(now),
             exception_chain=(_describe(exc), f"classify failed: {_describe(inner)}"),
             retryable=False,
             certain=False,
@@ -223,36 +224,40 @@ def _classify(
     message = _safe_str(exc)
 
     if isinstance(exc, HostGivenUp):
-        last = exc.last
-        if last is None:
-            rule = EXCEPTION_RULES["unknown"]
-        else:
-            inner = _classify(
-                last,
-                url=url,
-                host=host,
-                attempt=attempt,
-                method=method,
-                correlation_id=correlation_id,
-                now=now,
-                retry_http_codes=retry_http_codes,
-            )
-            rule = Rule(inner.category, inner.severity, False)
-            status = inner.status_code
-            excerpt = excerpt or inner.response_excerpt
-            last_message = inner.message
-            if last_message and last_message not in message:
-                message = f"{message} (last failure: {last_message})"
-        retryable = False
-        certain = True
-        counts = False
+        given = exc.record
+        rule = Rule(given.category, given.severity, False) if given else EXCEPTION_RULES["unknown"]
+        if given is not None:
+            status = given.status_code
+            retry_after = given.retry_after_s
+            excerpt = excerpt or given.response_excerpt
+            if given.message and given.message not in message:
+                message = f"{message} (last failure: {given.message})"
+        retryable, certain, counts = False, True, False  # final, and already counted
+    elif isinstance(exc, RobotsUnavailable):
+        # Retried as the robots.txt failure would be; not the fault of the URL's own host.
+        inner = _classify(
+            exc.last if exc.last is not None else NetworkError(message, url=url),
+            url=url,
+            host=host,
+            attempt=attempt,
+            method=method,
+            correlation_id=correlation_id,
+            now=now,
+            retry_http_codes=retry_http_codes,
+        )
+        rule = Rule(inner.category, inner.severity, inner.retryable)
+        status = inner.status_code
+        retry_after = inner.retry_after_s
+        if inner.message and inner.message not in message:
+            message = f"{message} (robots.txt: {inner.message})"
+        retryable, certain, counts = inner.retryable, True, False
     elif isinstance(exc, HTTPStatusError) and exc.status is not None:
         rule = _status_rule(exc.status)
         retryable = exc.status in retry_http_codes
         certain = rule.certain
         counts = rule.counts_for_breaker
         if exc.status in RETRY_AFTER_CODES:
-            raw = _header(exc.headers, "retry-after")
+            raw = header(exc.headers, "retry-after")
             retry_after = parse_retry_after(raw, now)
             if retry_after is not None:
                 rule = STATUS_RULES[429]  # a 503 that says when to come back is a rate limit
@@ -273,7 +278,7 @@ def _classify(
         status_code=status,
         attempt=attempt,
         correlation_id=correlation_id,
-        timestamp=now.isoformat(),
+        timestamp=iso(now),
         response_excerpt=_bounded(excerpt, MAX_EXCERPT_CHARS),
         retry_after_s=retry_after,
         exception_chain=_chain(exc),
@@ -281,13 +286,6 @@ def _classify(
         certain=certain,
         counts_for_breaker=counts,
     )
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
 
 
 def _safe_str(exc: BaseException) -> str:

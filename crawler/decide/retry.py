@@ -8,15 +8,15 @@ Nothing here sleeps: the crawler turns a decision into ``nack(not_before=now + d
 
 from __future__ import annotations
 
+import math
 import random
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from tenacity import RetryCallState, Retrying, wait_exponential, wait_fixed
 
-from crawler.errors import ConfigError
+from crawler.config import RetryConfig
 from crawler.records import Category, FailureRecord, Strategy
 
 __all__ = [
@@ -54,9 +54,6 @@ CATEGORY_MAX_RETRIES: Mapping[Category, int] = {Category.TLS: 1}
 _NETWORK_CATEGORIES = frozenset({Category.NETWORK, Category.TIMEOUT, Category.DNS})
 _NO_RETRY_STRATEGIES = frozenset({Strategy.FAIL_FAST, Strategy.SKIP})
 
-# Per-category overrides: names from a TOML table, or the enums config.py parsed them into.
-StrategyOverrides = Mapping[Category, Strategy] | Mapping[str, str]
-
 
 # Lower case like tenacity's own wait_* strategies, which it extends.
 class wait_full_jitter(wait_exponential):
@@ -80,44 +77,6 @@ class RetryDecision:
     reason: str
 
 
-class RetrySection(Protocol):
-    """The ``[retry]`` keys RetryPolicy reads."""
-
-    @property
-    def max_retries(self) -> int: ...
-    @property
-    def base_delay_s(self) -> float: ...
-    @property
-    def network_base_delay_s(self) -> float: ...
-    @property
-    def max_delay_s(self) -> float: ...
-    @property
-    def respect_retry_after(self) -> bool: ...
-    @property
-    def max_retry_after_s(self) -> float: ...
-    @property
-    def retry_after_jitter_s(self) -> float: ...
-    @property
-    def strategies(self) -> StrategyOverrides: ...
-
-
-def _parse_strategies(strategies: StrategyOverrides) -> dict[Category, Strategy]:
-    out: dict[Category, Strategy] = dict(DEFAULT_STRATEGIES)
-    items: list[tuple[str, str]] = list(strategies.items())
-    for key, value in items:
-        try:
-            category = Category(key.upper())
-        except ValueError:
-            expected = "a category: " + ", ".join(c.value for c in Category)
-            raise ConfigError("retry.strategies", key, expected) from None
-        try:
-            out[category] = Strategy(value.upper())
-        except ValueError:
-            expected = "a strategy: " + ", ".join(s.value for s in Strategy)
-            raise ConfigError(f"retry.strategies.{category.value}", value, expected) from None
-    return out
-
-
 class RetryPolicy:
     """Decides, for one failure record, whether to retry and after how long.
 
@@ -125,51 +84,24 @@ class RetryPolicy:
     the per-category strategy, and ``max_retry_after_s``.
     """
 
-    def __init__(
-        self,
-        *,
-        max_retries: int = 3,
-        base_delay_s: float = 1.0,
-        network_base_delay_s: float = 0.1,
-        max_delay_s: float = 20.0,
-        respect_retry_after: bool = True,
-        max_retry_after_s: float = 120.0,
-        retry_after_jitter_s: float = 0.25,
-        strategies: StrategyOverrides | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        self.max_retries = max_retries
-        self.base_delay_s = base_delay_s
-        self.network_base_delay_s = network_base_delay_s
-        self.max_delay_s = max_delay_s
-        self.respect_retry_after = respect_retry_after
-        self.max_retry_after_s = max_retry_after_s
-        self.retry_after_jitter_s = retry_after_jitter_s
-        self.strategies = _parse_strategies(strategies or {})
+    def __init__(self, cfg: RetryConfig, *, rng: random.Random | None = None) -> None:
+        """``cfg`` is the ``[retry]`` section; ``rng`` draws the jitter (inject it in tests)."""
+        self.max_retries = cfg.max_retries
+        self.respect_retry_after = cfg.respect_retry_after
+        self.max_retry_after_s = cfg.max_retry_after_s
+        self.retry_after_jitter_s = cfg.retry_after_jitter_s
+        self.strategies: dict[Category, Strategy] = {**DEFAULT_STRATEGIES, **cfg.strategies}
         self._rng = rng or random.Random()
-        self._backoff = wait_full_jitter(multiplier=base_delay_s, cap=max_delay_s, rng=self._rng)
-        self._network_backoff = wait_full_jitter(
-            multiplier=network_base_delay_s, cap=max_delay_s, rng=self._rng
+        self._backoff = wait_full_jitter(
+            multiplier=cfg.base_delay_s, cap=cfg.max_delay_s, rng=self._rng
         )
-        self._constant = wait_fixed(min(base_delay_s, max_delay_s))
+        self._network_backoff = wait_full_jitter(
+            multiplier=cfg.network_base_delay_s, cap=cfg.max_delay_s, rng=self._rng
+        )
+        self._constant = wait_fixed(min(cfg.base_delay_s, cfg.max_delay_s))
         # tenacity's strategies read the attempt number from a RetryCallState; one Retrying object
         # serves as its owner (nothing is ever run through it).
         self._retrying = Retrying()
-
-    @classmethod
-    def from_config(cls, section: RetrySection, *, rng: random.Random | None = None) -> RetryPolicy:
-        """Build from the ``[retry]`` config section."""
-        return cls(
-            max_retries=section.max_retries,
-            base_delay_s=section.base_delay_s,
-            network_base_delay_s=section.network_base_delay_s,
-            max_delay_s=section.max_delay_s,
-            respect_retry_after=section.respect_retry_after,
-            max_retry_after_s=section.max_retry_after_s,
-            retry_after_jitter_s=section.retry_after_jitter_s,
-            strategies=section.strategies,
-            rng=rng,
-        )
 
     def strategy_for(self, category: Category) -> Strategy:
         """The recovery strategy of ``category`` (config override, else SPEC §3 default)."""
@@ -231,19 +163,6 @@ class RetryPolicy:
         return float(backoff(state))
 
 
-class BudgetSection(Protocol):
-    """The ``[retry]`` keys RetryBudget reads."""
-
-    @property
-    def budget_ratio(self) -> float: ...
-    @property
-    def budget_window_s(self) -> float: ...
-    @property
-    def budget_min_retries(self) -> int: ...
-    @property
-    def global_max_retries(self) -> int: ...
-
-
 class _WindowCount:
     """Events over a sliding window, counted in one-second buckets (memory bounded by window_s)."""
 
@@ -267,38 +186,34 @@ class _WindowCount:
         while self._buckets and self._buckets[0][0] + 1 <= cutoff:
             self.total -= self._buckets.popleft()[1]
 
+    def next_expiry(self) -> float | None:
+        """When the oldest counted event leaves the window (None: nothing counted)."""
+        if not self._buckets:
+            return None
+        return self._buckets[0][0] + 1 + self.window_s
+
 
 class RetryBudget:
     """Retries per host ≤ max(min_retries, ratio × the host's requests) over a sliding window,
-    and in all ≤ ``global_max_retries`` (0: no global cap), so a failing site cannot cause a
-    retry storm. Call ``record_request`` for every request made, retries included."""
+    so a failing site cannot cause a retry storm. It limits the *rate* of retries, never their
+    number: a retry that finds the budget spent waits (:meth:`room_at` says until when) and is
+    never dead-lettered for it (docs/failure-path.md, "The retry budget").
 
-    def __init__(
-        self,
-        *,
-        ratio: float = 0.2,
-        window_s: float = 60.0,
-        min_retries: int = 10,
-        global_max_retries: int = 0,
-    ) -> None:
-        self.ratio = ratio
-        self.window_s = window_s
-        self.min_retries = min_retries
-        self.global_max_retries = global_max_retries
-        self.spent = 0  # retries granted in all
-        self.denied = 0  # retries refused
+    Call :meth:`record_request` for every request made, retries included, and :meth:`spend` for
+    every retry sent. ``global_max_retries`` (0: none) caps the retries of one run; once it is
+    reached :meth:`room_at` answers ``math.inf`` and the crawler ends the run with the remaining
+    retries left pending for the next one.
+    """
+
+    def __init__(self, cfg: RetryConfig) -> None:
+        self.ratio = cfg.budget_ratio
+        self.window_s = cfg.budget_window_s
+        self.min_retries = cfg.budget_min_retries
+        self.global_max_retries = cfg.global_max_retries
+        self.spent = 0  # retries sent in all
+        self.deferred = 0  # retries told to wait
         self._requests: dict[str, _WindowCount] = {}
         self._retries: dict[str, _WindowCount] = {}
-
-    @classmethod
-    def from_config(cls, section: BudgetSection) -> RetryBudget:
-        """Build from the ``[retry]`` config section's ``budget_*`` keys."""
-        return cls(
-            ratio=section.budget_ratio,
-            window_s=section.budget_window_s,
-            min_retries=section.budget_min_retries,
-            global_max_retries=section.global_max_retries,
-        )
 
     def _window(self, table: dict[str, _WindowCount], host: str, now: float) -> _WindowCount:
         window = table.get(host)
@@ -316,15 +231,24 @@ class RetryBudget:
         requests = self._window(self._requests, host, now).total
         return max(float(self.min_retries), self.ratio * requests)
 
-    def try_spend(self, host: str, now: float) -> bool:
-        """True (and the retry is counted) if the budget allows one more retry for ``host``."""
-        if self.global_max_retries and self.spent >= self.global_max_retries:
-            self.denied += 1
-            return False
+    @property
+    def exhausted(self) -> bool:
+        """True once the run's ``global_max_retries`` are spent."""
+        return bool(self.global_max_retries) and self.spent >= self.global_max_retries
+
+    def room_at(self, host: str, now: float) -> float | None:
+        """None when a retry to ``host`` may go now; else the earliest time the window could
+        have room again (``math.inf`` once the global cap is reached)."""
+        if self.exhausted:
+            return math.inf
         retries = self._window(self._retries, host, now)
-        if retries.total >= self.allowance(host, now):
-            self.denied += 1
-            return False
-        retries.add(now)
+        if retries.total + 1 <= self.allowance(host, now):
+            return None
+        expiry = retries.next_expiry()
+        # No counted retry and still no room: a zero allowance; the next request earns some.
+        return expiry if expiry is not None and expiry > now else now + 1.0
+
+    def spend(self, host: str, now: float) -> None:
+        """Count one retry sent to ``host`` (after :meth:`room_at` said yes)."""
+        self._window(self._retries, host, now).add(now)
         self.spent += 1
-        return True

@@ -15,11 +15,12 @@ and the crawl delay apply.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
+from crawler.config import ThrottleConfig
 from crawler.records import Category
 
-__all__ = ["Throttle", "ThrottleSection"]
+__all__ = ["Throttle"]
 
 # When every slot is taken, when to look again: a slot's release is not timed here.
 FULL_RECHECK_S = 0.05
@@ -30,56 +31,25 @@ MIN_DELAY_STEP_S = 0.01
 RATE_LIMIT_STATUSES = frozenset({429, 503})
 
 
-class ThrottleSection(Protocol):
-    """The ``[throttle]`` keys Throttle reads (max_concurrency comes from ``[crawl]``)."""
-
-    @property
-    def enabled(self) -> bool: ...
-    @property
-    def initial_concurrency(self) -> int: ...
-    @property
-    def min_delay_s(self) -> float: ...
-    @property
-    def max_delay_s(self) -> float: ...
-    @property
-    def calm_interval_s(self) -> float: ...
-    @property
-    def decrease_factor(self) -> float: ...
-    @property
-    def timeout_factor(self) -> float: ...
-    @property
-    def target_latency_s(self) -> float: ...
-
-
 class Throttle:
     """One host's adaptive limits: ``ready_at`` before a request, then ``on_start`` and
     ``on_done`` around it."""
 
     def __init__(
-        self,
-        *,
-        max_concurrency: int = 4,
-        initial_concurrency: int = 2,
-        min_delay_s: float = 0.0,
-        max_delay_s: float = 30.0,
-        calm_interval_s: float = 5.0,
-        decrease_factor: float = 0.5,
-        timeout_factor: float = 0.9,
-        target_latency_s: float = 2.0,
-        crawl_delay_s: float = 0.0,
-        enabled: bool = True,
+        self, cfg: ThrottleConfig, *, max_concurrency: int, crawl_delay_s: float = 0.0
     ) -> None:
+        """``cfg`` is ``[throttle]``; ``max_concurrency`` is ``[crawl] per_host_concurrency``."""
         self.max_concurrency = max(1, max_concurrency)
-        self.min_delay_s = min_delay_s
-        self.max_delay_s = max_delay_s
-        self.calm_interval_s = calm_interval_s
-        self.decrease_factor = decrease_factor
-        self.timeout_factor = timeout_factor
-        self.target_latency_s = target_latency_s
-        self.enabled = enabled
+        self.min_delay_s = cfg.min_delay_s
+        self.max_delay_s = cfg.max_delay_s
+        self.calm_interval_s = cfg.calm_interval_s
+        self.decrease_factor = cfg.decrease_factor
+        self.timeout_factor = cfg.timeout_factor
+        self.target_latency_s = cfg.target_latency_s
+        self.enabled = cfg.enabled
         self.crawl_delay_s = max(0.0, crawl_delay_s)
-        if enabled:
-            self.concurrency = max(1, min(initial_concurrency, self.max_concurrency))
+        if self.enabled:
+            self.concurrency = max(1, min(cfg.initial_concurrency, self.max_concurrency))
             self.delay_s = self._floor()
         else:
             self.concurrency = self.max_concurrency
@@ -90,24 +60,6 @@ class Throttle:
         self.rate_limited = 0  # 429/503 answers seen (the rate-limit detector's count)
         self.last_rate_limited_at: float | None = None
         self._calm_since: float | None = None
-
-    @classmethod
-    def from_config(
-        cls, section: ThrottleSection, *, max_concurrency: int, crawl_delay_s: float = 0.0
-    ) -> Throttle:
-        """Build from ``[throttle]``; ``max_concurrency`` is ``[crawl] per_host_concurrency``."""
-        return cls(
-            max_concurrency=max_concurrency,
-            initial_concurrency=section.initial_concurrency,
-            min_delay_s=section.min_delay_s,
-            max_delay_s=section.max_delay_s,
-            calm_interval_s=section.calm_interval_s,
-            decrease_factor=section.decrease_factor,
-            timeout_factor=section.timeout_factor,
-            target_latency_s=section.target_latency_s,
-            crawl_delay_s=crawl_delay_s,
-            enabled=section.enabled,
-        )
 
     def _floor(self) -> float:
         if not self.enabled:

@@ -1,9 +1,14 @@
-"""The failure path of ``AdaptiveCrawler`` (SPEC §2): ``_handle_error`` and what it sets off.
+"""The failure path: what happens after a request failed (docs/failure-path.md).
 
-What happened arrives as one of our errors; ``failures.classify`` turns it into a record; the rules
-(or, where they are unsure, the LLM manager) analyse it; ``policy`` and the retry budget decide;
-the URL goes back to the frontier with a durable not-before time or into the DLQ; the host's
-breaker and throttle and the analytics hear about it. Nothing here raises into a worker.
+What happened arrives as one of our errors; :func:`~crawler.decide.classify.classify` turns it into
+a record; the rules (or, where they are unsure, the LLM manager) analyse it; the retry policy
+decides; the URL goes back to the frontier with a durable not-before time or into the DLQ; the
+host's admission and the analytics hear about it. ``AdaptiveCrawler._handle_error`` keeps its
+documented signature and result dict and delegates here. Nothing here raises into a worker.
+
+Only a URL's own evidence sends it to the DLQ: a non-retryable failure, its retries used up, a
+Retry-After beyond ``max_retry_after_s``, or its host given up. Guards (budget, breaker,
+throttle) only move *when* it is tried next — they live in :mod:`crawler.engine.hosts`.
 """
 
 from __future__ import annotations
@@ -14,22 +19,24 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crawler.config import Config
 from crawler.decide.classify import classify
-from crawler.decide.retry import RetryBudget, RetryPolicy
+from crawler.decide.retry import RetryPolicy
 from crawler.decide.rules import Analyser, RuleAnalyser
-from crawler.engine.hosts import HostRegistry, HostState
+from crawler.engine.hosts import Admission, HostRegistry, HostState
 from crawler.errors import BlockedPage, FetchError, HostGivenUp
 from crawler.observe.analytics import ErrorAnalytics
 from crawler.records import (
     Action,
     Analysis,
     Category,
+    CrawlSummary,
     DLQEntry,
+    ErrorResult,
     FailureRecord,
     Severity,
     iso,
@@ -37,164 +44,190 @@ from crawler.records import (
 from crawler.storage import Lease, Storage
 from crawler.web.urls import host_key
 
-if TYPE_CHECKING:
-    from crawler.crawler import CrawlSummary
-    from crawler.engine.scheduler import Scheduler
+__all__ = ["FailureHandler", "FailureOutcome", "redact_headers"]
 
 log = logging.getLogger("crawler")
 
 SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+ANALYSIS_FAILED: dict[str, Any] = {"error": "error analysis failed"}
 
 
-def redact(headers: Mapping[str, str]) -> dict[str, str]:
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: ("<redacted>" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
 
 
-class FailurePath:
-    """Mixed into ``AdaptiveCrawler``; reads the crawler's parts declared below."""
+@dataclass(frozen=True, slots=True)
+class FailureOutcome:
+    """What the failure path decided for one failure."""
 
-    config: Config
-    rules: RuleAnalyser
-    llm: Analyser | None
-    hosts: HostRegistry
-    policy: RetryPolicy
-    budget: RetryBudget
-    analytics: ErrorAnalytics
-    _clock: Callable[[], float]
-    _summary: CrawlSummary
-    _history: dict[str, list[dict[str, Any]]]
-    _commit_lock: asyncio.Lock
-    _scheduler: Scheduler | None
+    error: str
+    context: dict[str, Any]
+    retry_count: int
+    record: FailureRecord | None  # None: handling itself failed
+    analysis: Analysis | None
+    retry: bool
+    not_before: float = 0.0
+    reason: str = ""
+    host_given_up: bool = False  # this failure gave the host up: settle its pending URLs
 
     @property
-    def storage(self) -> Storage:
-        raise NotImplementedError
+    def dead_lettered(self) -> bool:
+        return not self.retry
 
-    async def _fail(
-        self,
-        exc: FetchError,
-        lease: Lease,
-        state: HostState,
-        latency_s: float,
-        *,
-        count_attempt: bool = True,
-    ) -> dict[str, Any]:
-        context = self._context(lease, exc, count_attempt)
-        return await self._handle_error(
-            exc,
-            context,
-            lease=lease,
-            state=state,
-            latency_s=latency_s,
-            count_attempt=count_attempt,
-        )
-
-    def _context(self, lease: Lease, exc: BaseException, count_attempt: bool) -> dict[str, Any]:
-        tries = lease.tries + (1 if count_attempt else 0)
+    def as_result(self) -> ErrorResult:
+        """The ``_handle_error`` result dict (docs/failure-path.md)."""
         return {
-            "url": lease.url,
-            "target_data": dict(self.config.crawl.target_data),
-            "retry_count": tries,
-            "error": str(exc),
-            "timestamp": iso(self._clock()),
-            "request_headers": redact({"User-Agent": self.config.crawl.user_agent}),
-            "host": lease.host,
-            "depth": lease.depth,
-            "attempts": lease.attempts + (1 if count_attempt else 0),
+            "error": self.error,
+            "context": self.context,
+            "analysis": self.analysis.to_dict() if self.analysis else dict(ANALYSIS_FAILED),
+            "should_retry": self.retry,
+            "retry_count": self.retry_count,
         }
 
-    async def _handle_error(
+
+class FailureHandler:
+    """Classify → analyse → decide → settle → feed the host and the analytics."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        rules: RuleAnalyser,
+        llm: Analyser | None,
+        policy: RetryPolicy,
+        hosts: HostRegistry,
+        storage: Storage,
+        analytics: ErrorAnalytics,
+        counters: CrawlSummary,
+        commit_lock: asyncio.Lock,
+        clock: Callable[[], float],
+    ) -> None:
+        self._config = config
+        self._rules = rules
+        self._llm = llm
+        self._policy = policy
+        self._hosts = hosts
+        self._storage = storage
+        self._analytics = analytics
+        self._counters = counters
+        self._commit_lock = commit_lock
+        self._clock = clock
+        self._history: dict[str, list[dict[str, Any]]] = {}
+
+    def forget(self, url: str) -> None:
+        """The URL was stored: its failure history is no longer needed."""
+        self._history.pop(url, None)
+
+    def context(self, lease: Lease, exc: BaseException, *, count_attempt: bool) -> dict[str, Any]:
+        """The error context of a failed (or, ``count_attempt=False``, unsent) request."""
+        spent = 1 if count_attempt else 0
+        return {
+            "url": lease.url,
+            "target_data": dict(self._config.crawl.target_data),
+            "retry_count": lease.tries + spent,
+            "error": str(exc),
+            "timestamp": iso(self._clock()),
+            "request_headers": redact_headers({"User-Agent": self._config.crawl.user_agent}),
+            "host": lease.host,
+            "depth": lease.depth,
+            "attempts": lease.attempts + spent,
+        }
+
+    async def handle(
         self,
         error: str | Exception,
         context: dict[str, Any],
         *,
         lease: Lease | None = None,
-        state: HostState | None = None,
+        admission: Admission | None = None,
         latency_s: float = 0.0,
-        count_attempt: bool = True,
-    ) -> dict[str, Any]:
-        """Log, classify, analyse (rules; the LLM where they are unsure), decide, schedule the
-        retry or park the URL in the DLQ, feed the breaker and the analytics (SPEC §2).
-
-        Never raises: a failure inside handling is logged and answered with
-        ``analysis = {"error": "error analysis failed"}`` and ``should_retry = False``.
-        """
+    ) -> FailureOutcome:
+        """Log, classify, analyse, decide, settle the lease (when given), feed the host through
+        its admission (when given) and the analytics. Never raises."""
         retry_count = int(context.get("retry_count", 0))
         try:
-            url = str(context.get("url", ""))
-            log.error("Error crawling %s: %s", url, error)
-            log.debug("Error context: %s", json.dumps(context, default=str, ensure_ascii=False))
-            now = self._clock()
-            exc = error if isinstance(error, Exception) else FetchError(str(error), url=url)
-            host = str(context.get("host") or (host_key(url) if url else ""))
-            record = classify(
-                exc,
-                url=url,
-                host=host,
-                attempt=max(1, retry_count),
-                correlation_id=uuid.uuid4().hex[:12],
-                now=datetime.fromtimestamp(now, UTC),
-                retry_http_codes=self.config.retry.retry_http_codes,
-            )
-            context.update(
-                category=record.category.value,
-                status_code=record.status_code,
-                host=record.host,
-            )
-            analysis = await self._analyse(record, exc, context)
-            log.info(
-                "Error analysis for %s: %s (%s, severity %s, action %s, source %s)",
-                url,
-                analysis.error_type,
-                analysis.description,
-                analysis.severity.value,
-                analysis.suggested_action.value,
-                analysis.source,
-            )
-            if state is not None and count_attempt:
-                self.hosts.on_failure(state, now, record, latency_s)
-                if analysis.suggested_action is Action.SLOW_DOWN_HOST and not record.certain:
-                    # The rules already slowed the host for what they classify (429/503);
-                    # this is the analysis asking for it on a failure they could not settle.
-                    state.throttle.on_breaker_open()
-            self.analytics.record(record, analysis)
-            retry, delay, reason = self._decide(record, analysis, retry_count, now)
-            if state is not None and state.given_up:
-                retry, reason = False, f"host {record.host} given up by its circuit breaker"
-            if retry:
-                log.info(
-                    "Retry decision for %s: retry %d of %d in %.2fs (%s)",
-                    url,
-                    retry_count,
-                    self.config.retry.max_retries,
-                    delay,
-                    reason,
-                )
-            else:
-                log.warning("Not retrying %s: %s", url, reason)
-            if lease is not None:
-                await self._settle(lease, record, analysis, context, retry, now + delay)
-                if state is not None and state.given_up:
-                    await self._give_up_host(state)
-            return {
-                "error": str(error),
-                "context": context,
-                "analysis": analysis.to_dict(),
-                "should_retry": retry,
-                "retry_count": retry_count,
-            }
+            return await self._handle(error, context, retry_count, lease, admission, latency_s)
         except Exception:
             log.exception("Error handling failed for %s", context.get("url"))
             if lease is not None:
                 with contextlib.suppress(Exception):
                     await self._park_unanalysed(lease, error, context)
-            return {
-                "error": str(error),
-                "context": context,
-                "analysis": {"error": "error analysis failed"},
-                "should_retry": False,
-                "retry_count": retry_count,
-            }
+            return FailureOutcome(str(error), context, retry_count, None, None, retry=False)
+
+    async def _handle(
+        self,
+        error: str | Exception,
+        context: dict[str, Any],
+        retry_count: int,
+        lease: Lease | None,
+        admission: Admission | None,
+        latency_s: float,
+    ) -> FailureOutcome:
+        url = str(context.get("url", ""))
+        log.error("Error crawling %s: %s", url, error)
+        log.debug("Error context: %s", json.dumps(context, default=str, ensure_ascii=False))
+        now = self._clock()
+        exc = error if isinstance(error, Exception) else FetchError(str(error), url=url)
+        record = classify(
+            exc,
+            url=url,
+            host=str(context.get("host") or (host_key(url) if url else "")),
+            attempt=max(1, retry_count),
+            correlation_id=uuid.uuid4().hex[:12],
+            now=datetime.fromtimestamp(now, UTC),
+            retry_http_codes=self._config.retry.retry_http_codes,
+        )
+        context.update(
+            category=record.category.value, status_code=record.status_code, host=record.host
+        )
+        analysis = await self._analyse(record, exc, context)
+        log.info(
+            "Error analysis for %s: %s (%s, severity %s, action %s, source %s)",
+            url,
+            analysis.error_type,
+            analysis.description,
+            analysis.severity.value,
+            analysis.suggested_action.value,
+            analysis.source,
+        )
+        state = admission.state if admission is not None else None
+        if admission is not None:
+            admission.failure(now, record, latency_s)
+            if analysis.suggested_action is Action.SLOW_DOWN_HOST and not record.certain:
+                # The rules slow a host for what they classify (429/503); this is the analysis
+                # asking for it on a failure they could not settle.
+                admission.state.throttle.on_breaker_open()
+        self._analytics.record(record, analysis)
+        retry, delay, reason = self._decide(record, analysis, retry_count)
+        given_up = False
+        if state is not None and self._beyond_max_retry_after(record):
+            # The host asked for a pause longer than the crawl waits: its other URLs could not
+            # be tried either, so the host is parked for this run and the crawl can end.
+            self._hosts.park(state, record)
+        if state is not None and state.given_up:
+            retry, reason, given_up = False, f"host {state.host} given up", True
+        if retry:
+            log.info(
+                "Retry decision for %s: retry %d of %d in %.2fs (%s)",
+                url,
+                retry_count,
+                self._config.retry.max_retries,
+                delay,
+                reason,
+            )
+        else:
+            log.warning("Not retrying %s: %s", url, reason)
+        outcome = FailureOutcome(
+            str(error), context, retry_count, record, analysis, retry, now + delay, reason, given_up
+        )
+        if lease is not None:
+            await self._settle(lease, outcome)
+        return outcome
+
+    def _beyond_max_retry_after(self, record: FailureRecord) -> bool:
+        retry = self._config.retry
+        wait = record.retry_after_s
+        return retry.respect_retry_after and wait is not None and wait > retry.max_retry_after_s
 
     async def _analyse(
         self, record: FailureRecord, exc: Exception, context: dict[str, Any]
@@ -202,41 +235,35 @@ class FailurePath:
         """Rules where they are certain; the LLM manager only where they are not."""
         if isinstance(exc, BlockedPage) and exc.confirmed_by == "llm":
             context["block_confirmed_by"] = "llm"  # the LLM already spoke about this page
-            return self.rules.analyse(record)
-        if record.certain or self.llm is None:
-            return self.rules.analyse(record)
+            return self._rules.analyse(record)
+        if record.certain or self._llm is None:
+            return self._rules.analyse(record)
         llm_context = dict(context)
         llm_context["failure"] = record.to_dict()
         llm_context["response_excerpt"] = record.response_excerpt
-        return await self.llm.analyze_error(self.config.llm.model, str(exc), llm_context)
+        return await self._llm.analyze_error(self._config.llm.model, str(exc), llm_context)
 
     def _decide(
-        self, record: FailureRecord, analysis: Analysis, tries: int, now: float
+        self, record: FailureRecord, analysis: Analysis, tries: int
     ) -> tuple[bool, float, str]:
-        """The one retry decision: policy, then the budget. The LLM can only ask for less."""
+        """The one retry decision: the policy, told what the analysis wants. The LLM can only
+        ask for less (its "give up") or for a longer wait."""
         should = analysis.should_retry
         if analysis.suggested_action in (Action.GIVE_UP_URL, Action.GIVE_UP_HOST):
             should = False
-        decision = self.policy.decide(record, tries, should_retry=should)
+        decision = self._policy.decide(record, tries, should_retry=should)
         if not decision.retry:
             return False, 0.0, decision.reason
         delay = decision.delay_s
         if analysis.suggested_action is Action.WAIT and analysis.wait_s:
-            delay = max(delay, min(analysis.wait_s, self.config.retry.max_retry_after_s))
-        if not self.budget.try_spend(record.host, now):
-            log.warning("Retry budget spent for %s: not retrying %s", record.host, record.url)
-            return False, 0.0, "retry budget spent"
+            delay = max(delay, min(analysis.wait_s, self._config.retry.max_retry_after_s))
         return True, delay, decision.reason
 
-    async def _settle(
-        self,
-        lease: Lease,
-        record: FailureRecord,
-        analysis: Analysis,
-        context: dict[str, Any],
-        retry: bool,
-        not_before: float,
-    ) -> None:
+    # -- settling ------------------------------------------------------------------------------
+    async def _settle(self, lease: Lease, outcome: FailureOutcome) -> None:
+        record, context = outcome.record, outcome.context
+        assert record is not None
+        assert outcome.analysis is not None
         attempts = int(context.get("attempts", lease.attempts))
         tries = int(context.get("retry_count", lease.tries))
         self._history.setdefault(lease.url, []).append(
@@ -248,12 +275,12 @@ class FailurePath:
                 "message": record.message,
             }
         )
-        if retry:
-            self._summary.retries += 1
-            self.analytics.count("retries")
-            await self.storage.nack(lease, not_before, attempts, tries)
+        if outcome.retry:
+            self._counters.retries += 1
+            self._analytics.count("retries")
+            await self._storage.nack(lease, outcome.not_before, attempts, tries)
             return
-        await self._dead_letter(lease, record, analysis, context, attempts)
+        await self._dead_letter(lease, record, outcome.analysis, context, attempts)
 
     async def _dead_letter(
         self,
@@ -265,7 +292,6 @@ class FailurePath:
     ) -> None:
         at = record.timestamp or iso(self._clock())
         error = record.to_dict()
-        error["status_code"] = record.status_code
         entry = DLQEntry(
             id=0,
             url=lease.url,
@@ -283,8 +309,8 @@ class FailurePath:
             history=self._history.pop(lease.url, []),
         )
         async with self._commit_lock:
-            await self.storage.dead_letter(lease, attempts, entry)
-        self._summary.pages_failed += 1
+            await self._storage.dead_letter(lease, attempts, entry)
+        self._counters.pages_failed += 1
         log.warning(
             "Sent %s to the dead-letter queue: %s (%s)",
             lease.url,
@@ -304,40 +330,26 @@ class FailurePath:
             host=lease.host,
             timestamp=iso(self._clock()),
         )
-        analysis = self.rules.analyse(record)
+        analysis = self._rules.analyse(record)
         await self._dead_letter(lease, record, analysis, context, lease.attempts)
 
-    async def _settle_given_up(self, lease: Lease, state: HostState) -> dict[str, Any]:
-        last = state.gave_up or state.last_failure
-        exc = HostGivenUp(
-            f"host {state.host} given up: {last.message if last else 'too many failures'}",
+    async def settle_given_up(self, lease: Lease, state: HostState) -> FailureOutcome:
+        """A URL of a given-up host: to the DLQ with the failure that gave the host up, without
+        a request (its attempts stay as they were)."""
+        given = state.given_up_record
+        exc = HostGivenUp(f"host {state.host} given up", url=lease.url, record=given)
+        context = self.context(lease, exc, count_attempt=False)
+        record = classify(
+            exc,
             url=lease.url,
-            status=last.status_code if last else None,
+            host=lease.host,
+            attempt=max(1, lease.tries),
+            now=datetime.fromtimestamp(self._clock(), UTC),
+            retry_http_codes=self._config.retry.retry_http_codes,
         )
-        context = self._context(lease, exc, count_attempt=False)
-        record = classify(exc, url=lease.url, host=lease.host, attempt=max(1, lease.tries))
-        if last is not None:  # the DLQ says why the host was given up: its last failure's kind
-            record = replace(
-                record,
-                category=last.category,
-                severity=last.severity,
-                status_code=last.status_code,
-                retry_after_s=last.retry_after_s,
-                timestamp=iso(self._clock()),
-            )
-        analysis = self.rules.analyse(record)
+        analysis = self._rules.analyse(record)
         context.update(category=record.category.value, status_code=record.status_code)
         await self._dead_letter(lease, record, analysis, context, lease.attempts)
-        return {
-            "error": str(exc),
-            "context": context,
-            "analysis": analysis.to_dict(),
-            "should_retry": False,
-            "retry_count": lease.tries,
-        }
-
-    async def _give_up_host(self, state: HostState) -> None:
-        leases = await self.storage.give_up_host(state.host)
-        held = self._scheduler.take_host(state.host) if self._scheduler else []
-        for lease in [*leases, *held]:
-            await self._settle_given_up(lease, state)
+        return FailureOutcome(
+            str(exc), context, lease.tries, record, analysis, retry=False, reason="host given up"
+        )

@@ -1,20 +1,42 @@
-"""One state per host (``host:port``): robots.txt rules, circuit breaker, throttle, pause.
+"""One state per host (``host:port``): robots.txt rules, breaker, throttle, pause, retry budget.
 
-The registry answers the dispatcher's one question — *may this host be asked now, and if not, when?*
-— and takes the outcome of every request back. It holds no I/O: fetching robots.txt is the crawler's
-job; this module only keeps what that fetch decided.
+The registry answers the dispatcher's one question — *may this URL's host be asked now, and if
+not, when?* — with an :class:`Admission` the caller owns, or a :class:`Deferral`. Every guard
+(robots.txt not known yet, a Retry-After pause, the breaker, the throttle, the retry budget)
+decides only *when* a URL is tried, never *whether* (docs/failure-path.md). An admission is a
+taken request slot: exactly one of its ``success`` / ``failure`` / ``cancel`` is called, once.
+
+No I/O here: fetching robots.txt is :mod:`crawler.engine.robots_gate`'s job; this module only
+keeps what that fetch decided.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import enum
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
 
+from crawler.config import Config
 from crawler.decide.breaker import BreakerState, CircuitBreaker
+from crawler.decide.retry import RetryBudget
 from crawler.decide.throttle import Throttle
 from crawler.records import Category, FailureRecord
 from crawler.web.robots import RobotsRules
+
+__all__ = ["Admission", "Deferral", "HostRegistry", "HostState", "Purpose"]
+
+# While robots.txt is being fetched, when the host's other URLs look again (a wake-up on the
+# fetch's end comes sooner).
+ROBOTS_RECHECK_S = 0.05
+
+
+class Purpose(enum.Enum):
+    """What an admitted request is for."""
+
+    PAGE = "page"  # the leased URL itself
+    ROBOTS = "robots"  # the host's robots.txt, before any page of it
 
 
 @dataclass(eq=False)
@@ -23,89 +45,194 @@ class HostState:
     breaker: CircuitBreaker
     throttle: Throttle
     robots: RobotsRules | None = None  # None: not known yet
-    robots_tries: int = 0
+    robots_failures: int = 0  # failed robots.txt requests in a row
     robots_retry_at: float = 0.0  # while robots.txt is failing: when to try it again
-    robots_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    robots_in_flight: bool = False
     last_failure: FailureRecord | None = None
-    gave_up: FailureRecord | None = None  # set when robots.txt kept failing: the host is done
+    # Set when the host is done for this run (robots.txt kept failing, a Retry-After beyond
+    # max_retry_after_s): the record its pending URLs go to the DLQ with.
+    parked: FailureRecord | None = None
     failures: int = 0  # failed requests, for summary.breakers ("failed at least once")
 
     @property
     def given_up(self) -> bool:
-        return self.gave_up is not None or self.breaker.given_up
+        return self.parked is not None or self.breaker.given_up
 
-    def wait_until(self, now: float) -> float | None:
-        """None when a request may start now (without taking a probe slot), else when to retry."""
-        if self.given_up:
-            return None  # the caller dead-letters; waiting would never end
-        if self.robots is None and self.robots_retry_at > now:
-            return self.robots_retry_at
-        if self.breaker.state == BreakerState.OPEN and self.breaker.open_until > now:
-            return self.breaker.open_until
-        return self.throttle.ready_at(now)
-
-    def admit(self, now: float) -> float | None:
-        """Take a request slot now (throttle slot, half-open probe) and return None, or return
-        when to come back without taking anything. Pair every admission with an outcome
-        (``HostRegistry.on_success``/``on_failure``) or with :meth:`release`."""
-        wait = self.wait_until(now)
-        if wait is None:
-            wait = self.breaker.allow(now)
-        if wait is None:
-            self.throttle.on_start(now)
-        return wait
-
-    def release(self) -> None:
-        """Give back an admission that made no request (robots.txt said no, a deferral)."""
-        self.breaker.on_cancel()
-        self.throttle.on_cancel()
+    @property
+    def given_up_record(self) -> FailureRecord | None:
+        """Why the host was given up: the parking record, else the breaker's last failure."""
+        if self.parked is not None:
+            return self.parked
+        return self.last_failure if self.breaker.given_up else None
 
 
-class HostRegistry:
-    """Creates host states lazily from config; ``blocked(now)`` feeds the frontier's lease."""
+@dataclass(frozen=True, slots=True)
+class Deferral:
+    """Not now: come back at ``until`` (epoch seconds; ``math.inf``: not in this run)."""
+
+    until: float
+    reason: str
+
+
+class Admission:
+    """One request slot on a host, taken by :meth:`HostRegistry.admit`.
+
+    Exactly one of :meth:`success`, :meth:`failure` and :meth:`cancel` must be called, once;
+    a second call is a bug and raises ``RuntimeError``.
+    """
+
+    __slots__ = ("_registry", "_settled", "probe", "purpose", "retry", "state")
 
     def __init__(
         self,
-        make_breaker: Callable[[], CircuitBreaker],
-        make_throttle: Callable[[], Throttle],
+        registry: HostRegistry,
+        state: HostState,
         *,
-        max_crawl_delay_s: float,
+        purpose: Purpose,
+        probe: bool,
+        retry: bool,
     ) -> None:
-        self._make_breaker = make_breaker
-        self._make_throttle = make_throttle
-        self._max_crawl_delay_s = max_crawl_delay_s
+        self._registry = registry
+        self.state = state
+        self.purpose = purpose
+        self.probe = probe  # a half-open breaker's probe
+        self.retry = retry  # the URL failed before: this request is a retry
+        self._settled = False
+
+    @property
+    def host(self) -> str:
+        return self.state.host
+
+    def _settle(self) -> None:
+        if self._settled:
+            raise RuntimeError(f"admission to {self.state.host} settled twice")
+        self._settled = True
+
+    def success(self, now: float, latency_s: float) -> None:
+        """The request got an answer the crawler could use."""
+        self._settle()
+        self.state.breaker.on_success(now)
+        self.state.throttle.on_done(now, latency_s=latency_s, ok=True)
+
+    def failure(self, now: float, record: FailureRecord, latency_s: float) -> None:
+        """The request failed as ``record`` says."""
+        self._settle()
+        self._registry._on_failure(self.state, now, record, latency_s, first_attempt=not self.retry)
+
+    def cancel(self) -> None:
+        """No request went out (or its outcome is unknowable): free the slot, learn nothing."""
+        self._settle()
+        self.state.breaker.on_cancel()
+        self.state.throttle.on_cancel()
+
+
+class HostRegistry:
+    """Creates host states lazily from config and admits requests to them."""
+
+    def __init__(self, config: Config, *, rng: random.Random) -> None:
+        self._config = config
+        self._rng = rng
+        self.budget = RetryBudget(config.retry)
         self._hosts: dict[str, HostState] = {}
 
     def get(self, host: str) -> HostState:
         state = self._hosts.get(host)
         if state is None:
-            state = HostState(host, self._make_breaker(), self._make_throttle())
+            cfg = self._config
+            state = HostState(
+                host,
+                CircuitBreaker(cfg.circuit_breaker, rng=self._rng),
+                Throttle(cfg.throttle, max_concurrency=cfg.crawl.per_host_concurrency),
+            )
             self._hosts[host] = state
         return state
 
     def __iter__(self) -> Iterator[HostState]:
         return iter(self._hosts.values())
 
-    def set_robots(self, state: HostState, rules: RobotsRules) -> None:
-        state.robots = rules
-        state.robots_tries = 0
-        state.robots_retry_at = 0.0
-        delay = min(rules.crawl_delay(), self._max_crawl_delay_s)
-        if delay > 0:
-            state.throttle.set_crawl_delay(delay)
+    # -- admission ----------------------------------------------------------------------------
+    def wait_until(self, state: HostState, now: float, *, retry: bool = False) -> Deferral | None:
+        """None when a request to the host could start now; else until when it cannot.
+
+        Takes nothing. A given-up host answers None: its URLs go straight to the DLQ."""
+        if state.given_up:
+            return None
+        robots = self._config.crawl.respect_robots_txt and state.robots is None
+        if robots and state.robots_in_flight:
+            return Deferral(now + ROBOTS_RECHECK_S, "robots.txt is being fetched")
+        if robots and state.robots_retry_at > now:
+            return Deferral(state.robots_retry_at, "robots.txt failed; waiting to try again")
+        throttle = state.throttle
+        if throttle.paused_until > now:
+            return Deferral(throttle.paused_until, "paused by Retry-After")
+        breaker_wait = state.breaker.wait_until(now)
+        if breaker_wait is not None:
+            return Deferral(breaker_wait, f"circuit breaker {state.breaker.state.value}")
+        ready = throttle.ready_at(now)
+        if ready is not None:
+            return Deferral(ready, "throttle")
+        if retry and not robots:  # the request would be for robots.txt, not a retry
+            room = self.budget.room_at(state.host, now)
+            if room is not None:
+                return Deferral(room, "retry budget spent")
+        return None
+
+    def admit(
+        self, state: HostState, now: float, *, retry: bool, force: bool = False
+    ) -> Admission | Deferral:
+        """Take a request slot on the host, or say until when it cannot be had.
+
+        The first request to a host whose robots.txt is unknown is for robots.txt itself
+        (``Purpose.ROBOTS``); its other URLs wait until the rules are in. ``force`` skips the
+        throttle's spacing (a redirect hop's robots.txt, fetched inside another request) but
+        never a pause or an open breaker."""
+        deferral = self.wait_until(state, now, retry=retry)
+        if deferral is not None and not (force and deferral.reason == "throttle"):
+            return deferral
+        probe = state.breaker.state is not BreakerState.CLOSED
+        if state.breaker.allow(now) is not None:  # wait_until said yes: only a race says no
+            return Deferral(now + ROBOTS_RECHECK_S, "circuit breaker probe taken")
+        purpose = Purpose.PAGE
+        if self._config.crawl.respect_robots_txt and state.robots is None:
+            purpose = Purpose.ROBOTS
+            state.robots_in_flight = True
+        state.throttle.on_start(now)
+        self.budget.record_request(state.host, now)
+        is_retry = retry and purpose is Purpose.PAGE
+        if is_retry:
+            self.budget.spend(state.host, now)
+        return Admission(self, state, purpose=purpose, probe=probe, retry=is_retry)
 
     def blocked(self, now: float) -> list[str]:
         """Hosts that cannot take a new request now (paused, open, full or waiting on robots)."""
         return [
-            h for h, s in self._hosts.items() if not s.given_up and s.wait_until(now) is not None
+            h
+            for h, s in self._hosts.items()
+            if not s.given_up and self.wait_until(s, now) is not None
         ]
 
-    def on_success(self, state: HostState, now: float, latency_s: float) -> None:
-        state.breaker.on_success(now)
-        state.throttle.on_done(now, latency_s=latency_s, ok=True)
+    # -- what fetches taught us ---------------------------------------------------------------
+    def set_robots(self, state: HostState, rules: RobotsRules) -> None:
+        state.robots = rules
+        state.robots_failures = 0
+        state.robots_retry_at = 0.0
+        delay = min(rules.crawl_delay(), self._config.crawl.max_crawl_delay_s)
+        if delay > 0:
+            state.throttle.set_crawl_delay(delay)
 
-    def on_failure(
-        self, state: HostState, now: float, record: FailureRecord, latency_s: float
+    def park(self, state: HostState, record: FailureRecord) -> None:
+        """The host is done for this run: its pending URLs go to the DLQ with ``record``."""
+        if state.parked is None:
+            state.parked = record
+
+    def _on_failure(
+        self,
+        state: HostState,
+        now: float,
+        record: FailureRecord,
+        latency_s: float,
+        *,
+        first_attempt: bool,
     ) -> None:
         state.failures += 1
         state.last_failure = record
@@ -114,10 +241,18 @@ class HostRegistry:
             Category.RATE_LIMIT,
             Category.SERVER,
         ):
-            reopen_until = now + record.retry_after_s
+            # A wait beyond max_retry_after_s is the failure handler's to judge (it parks the
+            # host); clamped here so no number a server sends overflows the arithmetic.
+            wait = min(record.retry_after_s, self._config.retry.max_retry_after_s)
+            reopen_until = now + wait
             state.throttle.pause_until(reopen_until)
-        was_open = state.breaker.state == BreakerState.OPEN
-        state.breaker.on_failure(now, counts=record.counts_for_breaker, reopen_until=reopen_until)
+        was_open = state.breaker.state is BreakerState.OPEN
+        state.breaker.on_failure(
+            now,
+            counts=record.counts_for_breaker,
+            first_attempt=first_attempt,
+            reopen_until=reopen_until,
+        )
         state.throttle.on_done(
             now,
             latency_s=latency_s,
@@ -125,13 +260,25 @@ class HostRegistry:
             category=record.category,
             status=record.status_code,
         )
-        if not was_open and state.breaker.state == BreakerState.OPEN:
+        if not was_open and state.breaker.state is BreakerState.OPEN:
             state.throttle.on_breaker_open()
 
+    # -- views --------------------------------------------------------------------------------
     def breaker_states(self) -> dict[str, str]:
         """``summary.breakers``: every host that failed at least once → its breaker state."""
         out: dict[str, str] = {}
         for host, state in self._hosts.items():
-            if state.failures or state.breaker.state != BreakerState.CLOSED:
+            if state.failures or state.breaker.state is not BreakerState.CLOSED:
                 out[host] = "open" if state.given_up else str(state.breaker.state.value)
         return out
+
+    def next_change(self, now: float) -> float:
+        """The earliest moment a blocked host could admit again (``math.inf``: none blocked)."""
+        earliest = math.inf
+        for state in self._hosts.values():
+            if state.given_up:
+                continue
+            deferral = self.wait_until(state, now)
+            if deferral is not None:
+                earliest = min(earliest, deferral.until)
+        return earliest

@@ -1,40 +1,53 @@
 """The dispatcher: leases URLs from storage and hands each to a worker when its host admits it.
 
 One task leases in batches and holds the leases per host; workers only ever wait on a queue. A
-host admits a request when robots.txt, its breaker, a Retry-After pause and its throttle allow it
-(``HostState.admit``, which also takes the throttle slot and any half-open probe). Leases of a host
-that must wait longer than ``HOLD_MAX_WAIT_S`` go back to storage with a not-before time — never
-counted as attempts — and the host is left out of leasing until it may be asked again; nothing
-sleeps in a worker and nothing spins: when there is nothing to do, the dispatcher sleeps until the
-earliest moment something could change, or until a worker finishes or new links arrive.
+host admits a request when robots.txt, a Retry-After pause, its breaker, its throttle and (for a
+retry) the retry budget allow it (:meth:`HostRegistry.admit`, which returns an
+:class:`~crawler.engine.hosts.Admission` the worker settles). Leases of a host that must wait
+longer than ``HOLD_MAX_WAIT_S`` go back to storage with a not-before time — never counted as
+attempts — and the host is left out of leasing until it may be asked again; nothing sleeps in a
+worker and nothing spins: when there is nothing to do, the dispatcher sleeps until the earliest
+moment something could change, or until a worker finishes or new links arrive.
+
+While a host's breaker is not closed, the next request is its probe, and the probe is the held
+URL that failed most often: on a host that fails each URL's first requests and then serves it,
+that URL is the one most likely to succeed (docs/failure-path.md, "The breaker").
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from crawler.engine.hosts import HostRegistry
+from crawler.engine.hosts import Admission, Deferral, HostRegistry, HostState
 from crawler.storage import Lease, Storage
+
+__all__ = ["Scheduler"]
+
+log = logging.getLogger("crawler")
 
 HOLD_MAX_WAIT_S = 0.25  # a host that must wait longer gives its held leases back
 MAX_IDLE_SLEEP_S = 1.0
 LEASE_BATCH = 64
+BUDGET_WAIT = "retry budget spent"
+
+Process = Callable[[Lease, Admission | None], Awaitable[Any]]
 
 
 class Scheduler:
-    """Runs ``workers`` worker tasks over ``process(lease)`` until the frontier is exhausted,
-    ``max_pages`` are stored, or :meth:`stop` is called."""
+    """Runs ``workers`` worker tasks over ``process(lease, admission)`` until the frontier is
+    exhausted, ``max_pages`` are stored, or :meth:`stop` is called."""
 
     def __init__(
         self,
         storage: Storage,
         hosts: HostRegistry,
-        process: Callable[[Lease], Awaitable[Any]],
+        process: Process,
         *,
         workers: int,
         max_pages: int,
@@ -46,7 +59,7 @@ class Scheduler:
         self._workers = max(1, workers)
         self._max_pages = max_pages
         self._clock = clock
-        self._queue: asyncio.Queue[Lease | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[Lease, Admission | None] | None] = asyncio.Queue()
         self._held: dict[str, deque[Lease]] = {}
         self._held_count = 0
         self._dispatched = 0  # handed to workers and not finished
@@ -87,11 +100,12 @@ class Scheduler:
                     return lease
         return None
 
-    def take_host(self, host: str) -> list[Lease]:
-        """Remove and return every held lease of ``host`` (the host was given up)."""
-        held = self._held.pop(host, deque())
-        self._held_count -= len(held)
-        return list(held)
+    def hold(self, leases: Iterable[Lease]) -> None:
+        """Hold leases taken from storage by someone else (a given-up host's pending URLs)."""
+        for lease in leases:
+            self._held.setdefault(lease.host, deque()).append(lease)
+            self._held_count += 1
+        self._wake.set()
 
     async def return_held(self) -> None:
         """Give every held lease back to storage untouched (a deferral, not an attempt)."""
@@ -104,11 +118,12 @@ class Scheduler:
     # -- the two kinds of task -----------------------------------------------------------------
     async def _worker(self) -> None:
         while True:
-            lease = await self._queue.get()
-            if lease is None:
+            item = await self._queue.get()
+            if item is None:
                 return
+            lease, admission = item
             try:
-                await self._process(lease)
+                await self._process(lease, admission)
             finally:
                 self._dispatched -= 1
                 self._wake.set()
@@ -120,7 +135,7 @@ class Scheduler:
                 # storage is kept for the wait below, never lost.
                 self._wake.clear()
                 now = self._clock()
-                self._hand_out(now)
+                await self._hand_out(now)
                 await self._park_long_waits(now)
                 if await self._lease_more(now):
                     continue
@@ -144,33 +159,65 @@ class Scheduler:
             return self._hold_limit
         return self._max_pages - self._done - self._dispatched - self._held_count
 
-    def _hand_out(self, now: float) -> None:
+    async def _hand_out(self, now: float) -> None:
         for host in list(self._held):
             if self._free_workers() <= 0:
                 return
             held = self._held[host]
             state = self._hosts.get(host)
             while held and self._free_workers() > 0:
-                if not state.given_up and state.admit(now) is not None:
+                if not self._needs_admission(state, held[0]):
+                    self._send(held.popleft(), None)
+                    continue
+                if state.breaker.probing:
+                    _most_failed_first(held)
+                admitted = self._hosts.admit(state, now, retry=held[0].tries > 0)
+                if isinstance(admitted, Admission):
+                    self._send(held.popleft(), admitted)
+                    continue
+                if not await self._deferred(held, admitted):
                     break
-                self._send(held.popleft())
             if not held:
                 del self._held[host]
 
-    def _send(self, lease: Lease) -> None:
+    @staticmethod
+    def _needs_admission(state: HostState, lease: Lease) -> bool:
+        """False for a URL that makes no request: its host is given up, or robots.txt (known)
+        disallows it. Those go to a worker at once, which dead-letters them."""
+        if state.given_up:
+            return False
+        return state.robots is None or state.robots.allowed(lease.url)
+
+    async def _deferred(self, held: deque[Lease], deferral: Deferral) -> bool:
+        """Act on a deferral of ``held[0]``; True when the host's other held leases may still
+        be tried now (only a retry waits for the retry budget; fresh URLs may go meanwhile)."""
+        if deferral.reason != BUDGET_WAIT:
+            return False
+        lease = held.popleft()
+        self._held_count -= 1
+        if math.isinf(deferral.until):
+            # global_max_retries is spent: what is left waits for the next run.
+            await self._storage.nack(lease, lease.not_before, lease.attempts, lease.tries)
+            if not self._stopping:
+                log.warning("global_max_retries reached: ending this run; retries stay pending")
+                self.stop()
+            return False
+        await self._storage.nack(lease, deferral.until, lease.attempts, lease.tries)
+        return True
+
+    def _send(self, lease: Lease, admission: Admission | None) -> None:
         self._held_count -= 1
         self._dispatched += 1
-        self._queue.put_nowait(lease)
+        self._queue.put_nowait((lease, admission))
 
     async def _park_long_waits(self, now: float) -> None:
         for host in list(self._held):
             state = self._hosts.get(host)
-            if state.given_up:
-                continue
-            wait = state.wait_until(now)
-            if wait is not None and wait - now > HOLD_MAX_WAIT_S:
+            deferral = self._hosts.wait_until(state, now)
+            if deferral is not None and deferral.until - now > HOLD_MAX_WAIT_S:
                 for lease in self._held.pop(host):
-                    await self._storage.nack(lease, wait, lease.attempts, lease.tries)
+                    until = deferral.until if not math.isinf(deferral.until) else lease.not_before
+                    await self._storage.nack(lease, until, lease.attempts, lease.tries)
                     self._held_count -= 1
 
     async def _lease_more(self, now: float) -> bool:
@@ -186,24 +233,30 @@ class Scheduler:
             self._held.setdefault(lease.host, deque()).append(lease)
         self._held_count += len(leases)
         if leases:
-            self._hand_out(now)
+            await self._hand_out(now)
         return bool(leases) and self._free_workers() > 0
 
     async def _sleep(self, now: float) -> None:
         """Until a worker finishes, links arrive, or the earliest host/URL becomes ready."""
         wake_at = math.inf
         for host in self._held:
-            wait = self._hosts.get(host).wait_until(now)
-            wake_at = min(wake_at, wait if wait is not None else now)
+            deferral = self._hosts.wait_until(self._hosts.get(host), now)
+            wake_at = min(wake_at, deferral.until if deferral is not None else now)
         if self._free_workers() > 0 and self._room() > 0:
             blocked = self._hosts.blocked(now)
             ready = await self._storage.next_ready_at(exclude_hosts=blocked)
             if ready is not None:
                 wake_at = min(wake_at, ready)
-            for host in blocked:
-                wait = self._hosts.get(host).wait_until(now)
-                if wait is not None:
-                    wake_at = min(wake_at, wait)
+            wake_at = min(wake_at, self._hosts.next_change(now))
         timeout = min(MAX_IDLE_SLEEP_S, max(0.001, wake_at - now))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
+
+
+def _most_failed_first(held: deque[Lease]) -> None:
+    """Move the held lease with the most failed requests to the front (the breaker's probe)."""
+    best = max(range(len(held)), key=lambda i: held[i].tries)
+    if best:
+        lease = held[best]
+        del held[best]
+        held.appendleft(lease)

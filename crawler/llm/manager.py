@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+from crawler.config import BreakerConfig
 from crawler.decide.breaker import CircuitBreaker
 from crawler.decide.rules import RuleAnalyser
 from crawler.errors import LLMError
@@ -178,17 +179,18 @@ class LLMManager:
         self.failures = 0
         self.skipped_budget = 0
         self.skipped_breaker = 0
-        self.breaker = CircuitBreaker(
+        breaker_cfg = BreakerConfig(
             failure_threshold=cfg.breaker_failure_threshold,
             min_calls=_NEVER,  # consecutive failures only: LLM traffic is too thin for a rate
             reset_timeout_s=cfg.breaker_reset_s,
             max_reset_timeout_s=cfg.breaker_reset_s,
+            max_open_s=cfg.breaker_reset_s,
             half_open_max_calls=1,
             success_threshold=1,
             max_open_cycles=_NEVER,  # keep probing; never give the LLM up for the run
             jitter_ratio=0.0,
-            rng=rng,
         )
+        self.breaker = CircuitBreaker(breaker_cfg, rng=rng)
         self._client = LLMClient(
             base_url=cfg.base_url,
             api_key=api_key,

@@ -43,8 +43,9 @@ class Lease:
 class FrontierCounts:
     pending: int  # waiting, ready or not
     leased: int
-    done: int
-    dead: int  # in the DLQ
+    done: int  # stored: each has a line in the results file
+    dead: int  # failed for good (their DLQ entries may have been purged since)
+    aliased: int = 0  # a redirect's final URL: seen, never stored as a page of its own
 
 
 class Storage(Protocol):
@@ -65,9 +66,10 @@ class Storage(Protocol):
         were new. New URLs are immediately visible to :meth:`lease`."""
 
     async def add_done(self, url: str, depth: int) -> bool:
-        """Record ``url`` as already stored (a redirect's final URL): a later link to it is not
-        fetched. A known URL that is still pending (not leased) becomes done too; one leased,
-        done or dead is left alone. Returns True when the URL's state changed."""
+        """Record ``url`` as seen (a redirect's final URL, an *alias*): a later link to it is not
+        fetched, and it does not count as a stored page. A known URL that is still pending (not
+        leased) becomes an alias too; one leased, done or dead is left alone. Returns True when
+        the URL's state changed."""
 
     async def lease(self, limit: int, now: float, exclude_hosts: Sequence[str] = ()) -> list[Lease]:
         """Up to ``limit`` pending URLs whose next-attempt time is ``<= now``, oldest first
@@ -107,9 +109,18 @@ class Storage(Protocol):
 
     # -- DLQ -------------------------------------------------------------------------------
     async def dlq_list(
-        self, category: str | None = None, host: str | None = None, since: str | None = None
+        self,
+        category: str | None = None,
+        host: str | None = None,
+        since: str | None = None,
+        *,
+        limit: int | None = None,
     ) -> list[DLQEntry]:
-        """Entries filtered by category, host ("host:port") and last failure time (ISO 8601)."""
+        """Entries filtered by category, host ("host:port") and last failure time (ISO 8601),
+        oldest first; ``limit``: only the newest ``limit`` of them."""
+
+    async def dlq_count(self) -> int:
+        """How many DLQ entries there are (the summary's ``dlq_items``)."""
 
     async def dlq_get(self, entry_id: int) -> DLQEntry | None: ...
 

@@ -163,3 +163,16 @@ class JsonlSink:
         finally:
             self._file = None
             file.close()
+
+
+def write_summary(path: Path, data: dict[str, Any]) -> None:
+    """Write the summary JSON atomically: a temporary file beside it, then a rename, so a reader
+    never sees half a summary. The temporary file is removed if anything fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -36,13 +36,13 @@ from crawler.storage.base import (
 )
 from crawler.web.urls import host_key
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: status ALIAS (a redirect's final URL, seen but never stored itself)
 # Page cache: the UNIQUE url index takes inserts at random places; with the default 2 MB
 # cache most of them read a page at a million URLs. This keeps the hot index pages in memory.
 CACHE_KIB = 32 * 1024
 
 # URL states as stored in urls.status (small ints keep the index small).
-PENDING, LEASED, DONE, DEAD = 0, 1, 2, 3
+PENDING, LEASED, DONE, DEAD, ALIAS = 0, 1, 2, 3, 4
 
 _SCHEMA = """
 CREATE TABLE urls (
@@ -132,7 +132,7 @@ class SQLiteStorage:
         self._clock = clock
         self._db: sqlite3.Connection | None = None
         self._known: set[int] = set()
-        self._counts = [0, 0, 0, 0]  # indexed by status
+        self._counts = [0, 0, 0, 0, 0]  # indexed by status
         self._pending_by_host: dict[str, int] = {}  # hosts with pending URLs only
         # url -> (row id, host) of the rows this process leased: a settle (ack, nack, dead
         # letter) updates its row by id without first looking the URL up (~10 µs a page).
@@ -177,11 +177,13 @@ class SQLiteStorage:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # Version 1 files need nothing but the number: ALIAS rows are new. (Their redirect
+        # targets were stored as DONE, so pages_ok of an old state dir may count them.)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         # Leases belong to the process that took them; that process is gone.
         db.execute(f"UPDATE urls SET status = {PENDING} WHERE status = {LEASED}")
         db.execute("COMMIT")
-        self._counts = [0, 0, 0, 0]
+        self._counts = [0, 0, 0, 0, 0]
         for status, n in db.execute("SELECT status, count(*) FROM urls GROUP BY status"):
             self._counts[status] = n
         self._pending_by_host = dict(
@@ -340,17 +342,17 @@ class SQLiteStorage:
             if state is None:
                 host = host_key(url)
                 db.execute(
-                    f"INSERT INTO urls (url, host, depth, status) VALUES (?, ?, ?, {DONE})",
+                    f"INSERT INTO urls (url, host, depth, status) VALUES (?, ?, ?, {ALIAS})",
                     (url, host, depth),
                 )
-                self._move(host, None, DONE)
+                self._move(host, None, ALIAS)
                 self._known.add(hash(url))
                 return True
             row_id, status, host = state
             if status != PENDING:
                 return False
-            db.execute(f"UPDATE urls SET status = {DONE} WHERE id = ?", (row_id,))
-        self._move(host, PENDING, DONE)
+            db.execute(f"UPDATE urls SET status = {ALIAS} WHERE id = ?", (row_id,))
+        self._move(host, PENDING, ALIAS)
         return True
 
     async def lease(self, limit: int, now: float, exclude_hosts: Sequence[str] = ()) -> list[Lease]:
@@ -515,8 +517,8 @@ class SQLiteStorage:
 
     async def counts(self) -> FrontierCounts:
         """From counters kept in memory (initialised at open): no query."""
-        pending, leased, done, dead = self._counts
-        return FrontierCounts(pending=pending, leased=leased, done=done, dead=dead)
+        pending, leased, done, dead, aliased = self._counts
+        return FrontierCounts(pending, leased, done, dead, aliased)
 
     # -- DLQ -----------------------------------------------------------------------------------
     @staticmethod
@@ -525,8 +527,17 @@ class SQLiteStorage:
         data["id"] = row_id
         return DLQEntry(**data)
 
+    async def dlq_count(self) -> int:
+        with self._errors("dlq_count"):
+            return int(self._conn().execute("SELECT count(*) FROM dlq").fetchone()[0])
+
     async def dlq_list(
-        self, category: str | None = None, host: str | None = None, since: str | None = None
+        self,
+        category: str | None = None,
+        host: str | None = None,
+        since: str | None = None,
+        *,
+        limit: int | None = None,
     ) -> list[DLQEntry]:
         where, params = [], []
         if category:
@@ -544,6 +555,8 @@ class SQLiteStorage:
             # Compared as instants, not strings: "Z", "+00:00" and naive UTC all mean the same.
             moment = parse_since(since)
             rows = [r for r in rows if parse_since(r[2]) >= moment]
+        if limit is not None:
+            rows = rows[-limit:] if limit > 0 else []
         return [self._entry(r[0], r[1]) for r in rows]
 
     async def dlq_get(self, entry_id: int) -> DLQEntry | None:

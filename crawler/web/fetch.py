@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
+from crawler.config import Config
 from crawler.errors import (
     ContentError,
     DNSError,
@@ -33,6 +34,7 @@ from crawler.errors import (
     RedirectError,
     TLSError,
 )
+from crawler.records import header
 from crawler.web.urls import normalize
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -65,6 +67,20 @@ class FetchLimits:
     max_redirects: int = 10
     allowed_content_types: tuple[str, ...] = ()
     user_agent: str = "adaptive-crawler/0.1"
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> FetchLimits:
+        """``[fetch]`` plus ``[crawl] user_agent``."""
+        f = cfg.fetch
+        return cls(
+            connect_timeout_s=f.connect_timeout_s,
+            read_timeout_s=f.read_timeout_s,
+            total_timeout_s=f.total_timeout_s,
+            max_response_bytes=f.max_response_bytes,
+            max_redirects=f.max_redirects,
+            allowed_content_types=tuple(f.allowed_content_types),
+            user_agent=cfg.crawl.user_agent,
+        )
 
 
 def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
@@ -154,6 +170,11 @@ class Fetcher:
             raise_for_status=False,
             trust_env=False,
         )
+        # aiohttp re-sends an idempotent request once by itself when a reused keep-alive
+        # connection turns out dead (RFC 9112 §9.3.1.1). That hidden request would break the
+        # exact `attempts` count and politeness (docs/failure-path.md): our retry layer retries
+        # it instead, as an attempt of its own. tests/test_fetch.py checks the attribute exists.
+        self._session._retry_connection = False
         return self
 
     async def __aexit__(
@@ -196,11 +217,12 @@ class Fetcher:
             except BaseException as exc:  # translated once, here
                 raise translate(exc, current) from exc
             status, hdrs, body, ctype = resp
-            if status in REDIRECT_STATUSES and "Location" in hdrs:
-                target = _resolve_location(current, hdrs["Location"])
+            location = header(hdrs, "location")
+            if status in REDIRECT_STATUSES and location is not None:
+                target = _resolve_location(current, location)
                 if target is None:
                     raise RedirectError(
-                        f"redirect to an unusable Location {hdrs['Location']!r}",
+                        f"redirect to an unusable Location {location!r}",
                         url=url,
                         status=status,
                         headers=hdrs,

@@ -18,7 +18,7 @@ keys in one slot)::
     heads      zset  host -> lowest seq in q:<host> (present while that queue is not empty)
     nexts      zset  host -> earliest time in d:<host>
     leases     zset  url -> lease expiry
-    counts     hash  p, l, d, x: pending, leased, done, dead
+    counts     hash  p, l, d, x, a: pending, leased, done, dead, aliased (redirect targets)
     dlq        hash  entry id -> DLQEntry JSON;  dlq:url hash url -> id;  dlq:seq counter
     meta       hash  key -> JSON;  offsets hash "<machine>:<results path>" -> committed bytes
 
@@ -92,7 +92,7 @@ _LUA_PRELUDE = """
 local P = KEYS[1]
 local URLS, COUNTS, LEASES = P .. 'urls', P .. 'counts', P .. 'leases'
 local HEADS, NEXTS = P .. 'heads', P .. 'nexts'
-local FIELDS = {'p', 'l', 'd', 'x'}
+local FIELDS = {'p', 'l', 'd', 'x', 'a'}
 
 local function get(url)
   local raw = redis.call('HGET', URLS, url)
@@ -281,9 +281,9 @@ else
   dequeue(url, r)
   old = 0
 end
-r.status = 2
+r.status = 4
 put(url, r)
-move(old, 2)
+move(old, 4)
 return 1
 """
 
@@ -889,26 +889,39 @@ class RedisStorage:
         """The shared counters, plus what this process has staged."""
         async with self._lock():
             with self._errors("counts"):
-                values = await self._conn().hmget(self._key("counts"), ["p", "l", "d", "x"])
-            pending, leased, done, dead = (
-                int(v or 0) + d for v, d in zip(values, self._delta, strict=True)
+                values = await self._conn().hmget(self._key("counts"), ["p", "l", "d", "x", "a"])
+            pending, leased, done, dead, aliased = (
+                int(v or 0) + d for v, d in zip(values, [*self._delta, 0], strict=True)
             )
-        return FrontierCounts(pending=pending, leased=leased, done=done, dead=dead)
+        return FrontierCounts(pending, leased, done, dead, aliased)
 
     # -- DLQ -----------------------------------------------------------------------------------
     def _acked(self) -> set[str]:
         """URLs acked in a batch not yet in Redis: their DLQ entries are gone for this process."""
         return set(self._acks) | set(self._committing_acks)
 
+    async def dlq_count(self) -> int:
+        with self._errors("dlq_count"):
+            total = int(await self._conn().hlen(self._key("dlq")))
+        acked = self._acked()
+        if not acked:
+            return total
+        return len(await self.dlq_list())
+
     async def dlq_list(
-        self, category: str | None = None, host: str | None = None, since: str | None = None
+        self,
+        category: str | None = None,
+        host: str | None = None,
+        since: str | None = None,
+        *,
+        limit: int | None = None,
     ) -> list[DLQEntry]:
         moment = parse_since(since) if since else None
         with self._errors("dlq_list"):
             rows = cast("dict[str, str]", await self._conn().hgetall(self._key("dlq")))
         acked = self._acked()
         entries = sorted((_entry(i, text) for i, text in rows.items()), key=lambda e: e.id)
-        return [
+        chosen = [
             e
             for e in entries
             if e.url not in acked
@@ -916,6 +929,9 @@ class RedisStorage:
             and (not host or e.host == host)
             and (moment is None or parse_since(e.last_failed_at) >= moment)
         ]
+        if limit is not None:
+            return chosen[-limit:] if limit > 0 else []
+        return chosen
 
     async def dlq_get(self, entry_id: int) -> DLQEntry | None:
         with self._errors("dlq_get"):
