@@ -220,11 +220,18 @@ class RetryConfig(_Section):
         0.25, ge=0, description="seconds; random extra wait after a Retry-After"
     )
     budget_ratio: float = Field(
-        0.2, ge=0, le=1, description="retries <= this share of a host's requests per window"
+        0.5,
+        ge=0,
+        le=1,
+        description="retries <= this share of a host's requests per window; a retry beyond it "
+        "waits, it is never dropped",
     )
-    budget_window_s: float = Field(60.0, gt=0, description="seconds; window of the retry budget")
+    budget_window_s: float = Field(10.0, gt=0, description="seconds; window of the retry budget")
     budget_min_retries: int = Field(
-        10, ge=0, description="retries always allowed per host per window"
+        50,
+        ge=1,
+        description="retries always allowed per host per window (at least 1, so a waiting retry "
+        "always gets its turn)",
     )
     global_max_retries: int = Field(
         0, ge=0, description="retries in the whole run; 0 = no global cap"
@@ -276,11 +283,11 @@ class BreakerConfig(_Section):
         5, ge=1, description="consecutive counted failures that open the breaker"
     )
     failure_rate_threshold: float = Field(
-        0.5, gt=0, le=1, description="failure share over window_s that opens it (0 < x <= 1)"
+        0.8, gt=0, le=1, description="failure share over window_s that opens it (0 < x <= 1)"
     )
     window_s: float = Field(60.0, gt=0, description="seconds; window of the failure rate")
     min_calls: int = Field(20, ge=1, description="calls in the window before the rate counts")
-    reset_timeout_s: float = Field(30.0, gt=0, description="seconds open before a half-open probe")
+    reset_timeout_s: float = Field(10.0, gt=0, description="seconds open before a half-open probe")
     max_reset_timeout_s: float = Field(
         300.0, gt=0, description="seconds; cap as the reset timeout doubles after failed probes"
     )
@@ -295,7 +302,14 @@ class BreakerConfig(_Section):
         "first opened, before the host is given up (→ DLQ)",
     )
     max_open_s: float = Field(
-        60.0, gt=0, description="seconds; cap on one open period, Retry-After included"
+        30.0, gt=0, description="seconds; cap on one open period, Retry-After included"
+    )
+    alive_s: float = Field(
+        2.0,
+        gt=0,
+        description="seconds after a page was served during which the host counts as alive: "
+        "a run of failures does not open its breaker and a URL's failed first request does "
+        "not count",
     )
     jitter_ratio: float = Field(
         0.1, ge=0, le=1, description="open periods are lengthened by up to this share at random"

@@ -42,7 +42,7 @@ from crawler.records import (
 from crawler.storage import Storage, open_storage
 from crawler.storage.lock import StateLock
 from crawler.storage.output import JsonlSink, write_summary
-from crawler.web.fetch import Fetcher, FetchLimits
+from crawler.web.fetch import Fetcher, FetchLimits, Transport
 from crawler.web.parse import validate_selectors
 from crawler.web.urls import Scope, normalize
 
@@ -68,7 +68,8 @@ class AdaptiveCrawler:
     >>> async with AdaptiveCrawler(load_config("config.toml")) as crawler:
     ...     summary = await crawler.run(["https://example.com/"])
 
-    ``clock`` (epoch seconds) and ``rng`` are injectable for tests.
+    ``clock`` (epoch seconds) and ``rng`` are injectable for tests; ``transport`` replaces the
+    aiohttp exchange (a fake site with a fake clock, no sockets).
     """
 
     def __init__(
@@ -77,10 +78,12 @@ class AdaptiveCrawler:
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        transport: Transport | None = None,
     ) -> None:
         self.config = config or load_config()
         self._clock = clock
         self._rng = rng or random.Random()
+        self._transport = transport
         self._analytics = ErrorAnalytics(clock=clock)
         self._counters = CrawlSummary()
         self._hosts = HostRegistry(self.config, rng=self._rng)
@@ -114,6 +117,7 @@ class AdaptiveCrawler:
                     FetchLimits.from_config(cfg),
                     limit=cfg.crawl.concurrency,
                     limit_per_host=cfg.crawl.per_host_concurrency,
+                    transport=self._transport,
                 )
             )
             llm = await self._open_llm(stack, storage)

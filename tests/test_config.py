@@ -74,7 +74,7 @@ def test_contract_defaults() -> None:
     assert cfg.retry.max_retry_after_s == 120.0
     assert 429 in cfg.retry.retry_http_codes
     assert 503 in cfg.retry.retry_http_codes
-    assert (cfg.circuit_breaker.failure_threshold, cfg.circuit_breaker.reset_timeout_s) == (5, 30.0)
+    assert (cfg.circuit_breaker.failure_threshold, cfg.circuit_breaker.reset_timeout_s) == (5, 10.0)
     assert cfg.circuit_breaker.max_open_cycles == 3
     assert cfg.llm.enabled is True
     assert (cfg.llm.base_url, cfg.llm.model, cfg.llm.timeout_s) == ("", "", 10.0)

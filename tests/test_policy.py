@@ -290,15 +290,16 @@ def test_budget_is_per_host() -> None:
 
 
 def test_budget_window_slides() -> None:
-    b = budget(budget_ratio=0.5, budget_window_s=10.0, budget_min_retries=0)
+    b = budget(budget_ratio=0.5, budget_window_s=10.0, budget_min_retries=1)
     for _ in range(4):
         b.record_request("h", 0.0)
     assert spend_if_room(b, "h", 0.0)
     assert spend_if_room(b, "h", 1.0)
     assert not spend_if_room(b, "h", 2.0)
-    # the requests at t=0 have left the window: so have the retries; no requests → no allowance
+    # the requests at t=0 have left the window, and so have the retries: the floor of 1 remains
+    assert spend_if_room(b, "h", 12.0)
     assert not spend_if_room(b, "h", 12.0)
-    for _ in range(2):
+    for _ in range(4):
         b.record_request("h", 12.0)
     assert spend_if_room(b, "h", 12.5)
     assert not spend_if_room(b, "h", 12.5)
@@ -319,7 +320,7 @@ def test_budget_without_global_cap() -> None:
 @given(
     ratio=st.floats(0.0, 1.0),
     window=st.integers(1, 30),
-    floor=st.integers(0, 5),
+    floor=st.integers(1, 5),
     events=st.lists(st.tuples(st.floats(0.0, 0.99), st.booleans()), max_size=200),
 )
 def test_budget_never_lets_retries_exceed_their_share(

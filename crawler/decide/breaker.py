@@ -15,11 +15,12 @@ The breaker *pauses* a host; it gives a host up only when the host is really gon
 breaker first opened is alive: its probes may fail again and again (each failure lengthens the
 pause, up to ``max_open_s``), but it is never given up — its URLs keep their own retries.
 
-A failed *first* request of a URL is weak evidence against a host that served a page within
-``window_s`` (the page may be at fault, or the host flaky but alive): it counts towards neither
-the consecutive-failure count nor the failure rate. A failed retry is strong evidence.
-A host that never answered counts every failure, so a dead host opens after exactly
-``failure_threshold`` failures.
+A host that served a page within the last ``alive_s`` seconds is *alive*. Then a run of
+``failure_threshold`` failures does not open the breaker (pages are still coming back; only the
+failure rate can), and a URL's failed *first* request is weak evidence that counts for nothing
+(the page may be at fault, or the host flaky but alive); a failed retry still counts towards
+the rate. A host that served nothing lately counts every failure, so a dead host opens after
+exactly ``failure_threshold`` failures, and one that dies mid-crawl after ``alive_s`` plus that.
 
 Only failures with ``counts=True`` (connection failures, timeouts, 5xx, 429) move it; a 4xx
 shows the host is answering and only frees a half-open probe slot.
@@ -38,6 +39,11 @@ from crawler.config import BreakerConfig
 
 __all__ = ["PROBE_RECHECK_S", "BreakerState", "CircuitBreaker"]
 
+# A run of failures as long as one the host has already come back from is no evidence that it is
+# down: a run must exceed RUN_TRUST_FACTOR × the longest recovered run (at most RUN_TRUST_CAP ×
+# failure_threshold) to open the breaker.
+RUN_TRUST_FACTOR = 2
+RUN_TRUST_CAP = 10
 # While every probe slot is taken, when to look again. The scheduler is woken when a request
 # ends anyway; this only bounds how long a lost wake-up could delay the next probe.
 PROBE_RECHECK_S = 0.05
@@ -74,6 +80,10 @@ class CircuitBreaker:
         self.transitions = 0
         self.opened = 0  # times it went to OPEN, reopens included
         self.consecutive_failures = 0
+        # Failures since the last success, in any state, and the longest such run that ended in a
+        # success: how long this host's failure runs get when it is flaky but alive.
+        self.run = 0
+        self.recovered_run = 0
         self.open_cycles = 0  # k: opens since it was last closed
         self.failed_probes = 0  # failed probes in a row
         self.probe_successes = 0
@@ -132,6 +142,7 @@ class CircuitBreaker:
             "open_until": self.open_until,
             "reopens_in_s": max(0.0, self.open_until - now),
             "consecutive_failures": self.consecutive_failures,
+            "recovered_run": self.recovered_run,
             "failure_rate": round(self.failure_rate(now), 4),
             "open_cycles": self.open_cycles,
             "opened": self.opened,
@@ -145,6 +156,8 @@ class CircuitBreaker:
         """A request succeeded (in HALF_OPEN: a successful probe)."""
         self._advance(now)
         self.last_success_at = now
+        self.recovered_run = max(self.recovered_run, self.run)
+        self.run = 0
         if self.state is BreakerState.HALF_OPEN:
             self._free_probe()
             self.alive_in_episode = True
@@ -183,23 +196,33 @@ class CircuitBreaker:
             return
         if self.state is BreakerState.HALF_OPEN:
             self._free_probe()
+            self.run += 1
             self.failed_probes += 1
-            self.probe_successes = 0
-            self.open_cycles += 1
+            if not self.alive_in_episode:
+                # Nothing has come back since it opened: wait longer each time. A host that did
+                # answer is only paused again (reset_timeout_s), and its successes still count.
+                self.probe_successes = 0
+                self.open_cycles += 1
             self._open(now, reopen_until)
             if self.failed_probes >= self.cfg.max_open_cycles and not self.alive_in_episode:
                 self.given_up = True
             return
         if self.state is BreakerState.OPEN:
+            self.run += 1
             # A late failure of a request sent before it opened: only a later Retry-After matters.
             if reopen_until is not None and reopen_until > self.open_until:
                 self.open_until = min(reopen_until, now + self.cfg.max_open_s)
             return
-        if first_attempt and self._alive(now):
+        alive = self._alive(now)
+        if first_attempt and alive:
             return  # weak evidence: see the module docstring
         self._record_call(now, failed=True)
         self.consecutive_failures += 1
-        if self.consecutive_failures >= self.cfg.failure_threshold or self._rate_tripped(now):
+        self.run += 1
+        # A run of failures means "down" only when nothing has been served meanwhile, and only
+        # when it is longer than the runs this host has already come back from.
+        run_tripped = not alive and self.consecutive_failures >= self._trip_at()
+        if run_tripped or self._rate_tripped(now):
             self.open_cycles = 1
             self.alive_in_episode = False
             self._open(now, reopen_until)
@@ -211,13 +234,17 @@ class CircuitBreaker:
 
     # -- internals -----------------------------------------------------------------------------
 
+    def _trip_at(self) -> int:
+        threshold = self.cfg.failure_threshold
+        trusted = min(RUN_TRUST_FACTOR * self.recovered_run, RUN_TRUST_CAP * threshold)
+        return max(threshold, trusted)
+
     def _alive(self, now: float) -> bool:
         last = self.last_success_at
-        return last is not None and now - last <= self.cfg.window_s
+        return last is not None and now - last <= self.cfg.alive_s
 
     def _advance(self, now: float) -> None:
         if self.state is BreakerState.OPEN and not self.given_up and now >= self.open_until:
-            self.probe_successes = 0
             self.probes_in_flight = 0
             self._move(BreakerState.HALF_OPEN)
 

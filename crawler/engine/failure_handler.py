@@ -217,6 +217,7 @@ class FailureHandler:
             )
         else:
             log.warning("Not retrying %s: %s", url, reason)
+            context["reason"] = reason  # why it stops here: kept in the DLQ entry's context
         outcome = FailureOutcome(
             str(error), context, retry_count, record, analysis, retry, now + delay, reason, given_up
         )
@@ -348,7 +349,9 @@ class FailureHandler:
             retry_http_codes=self._config.retry.retry_http_codes,
         )
         analysis = self._rules.analyse(record)
-        context.update(category=record.category.value, status_code=record.status_code)
+        context.update(
+            category=record.category.value, status_code=record.status_code, reason="host given up"
+        )
         await self._dead_letter(lease, record, analysis, context, lease.attempts)
         return FailureOutcome(
             str(exc), context, lease.tries, record, analysis, retry=False, reason="host given up"

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -135,8 +135,22 @@ def translate(exc: BaseException, url: str) -> FetchError:
     return FetchError(f"unexpected error: {msg}", url=url)
 
 
+# One exchange as the transport saw it: status, headers, body (an excerpt for errors), type.
+RawResponse = tuple[int, dict[str, str], bytes, str | None]
+
+
+class Transport(Protocol):
+    """One HTTP exchange without redirects (httpx's transport seam): the pipeline, scheduler and
+    host registry are tested over a fake one with a fake clock, no sockets. It raises our
+    :class:`FetchError` subclasses (or foreign exceptions, which ``translate`` maps)."""
+
+    async def exchange(self, url: str, headers: Mapping[str, str] | None) -> RawResponse: ...
+
+
 class Fetcher:
-    """Owns the aiohttp session; ``async with Fetcher(limits) as f: await f.fetch(url)``."""
+    """Owns the aiohttp session; ``async with Fetcher(limits) as f: await f.fetch(url)``.
+
+    With ``transport`` given, exchanges go through it instead and no session is opened."""
 
     def __init__(
         self,
@@ -145,14 +159,18 @@ class Fetcher:
         limit: int = 100,
         limit_per_host: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        transport: Transport | None = None,
     ) -> None:
         self.limits = limits
         self._limit = limit
         self._limit_per_host = limit_per_host
         self._clock = clock
+        self._transport = transport
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
+        if self._transport is not None:
+            return self
         lim = self.limits
         timeout = aiohttp.ClientTimeout(
             total=lim.total_timeout_s,
@@ -211,7 +229,10 @@ class Fetcher:
         current = url
         while True:
             try:
-                resp = await self._exchange(current, headers)
+                if self._transport is not None:
+                    resp = await self._transport.exchange(current, headers)
+                else:
+                    resp = await self._exchange(current, headers)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
             except BaseException as exc:  # translated once, here
