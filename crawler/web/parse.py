@@ -19,66 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import bs4
-import charset_normalizer
 import soupsieve
 from lxml import etree
 
 from crawler.errors import ConfigError
+from crawler.web.charsets import codec_for as codec_for  # re-exported: the crawler's one import
+from crawler.web.charsets import decode_body as decode_body
 from crawler.web.urls import LinkResolver
-
-# -- charsets ----------------------------------------------------------------------------------
-# Labels whose meaning on the web differs from Python's codec of the same name (WHATWG Encoding
-# Standard): browsers decode "iso-8859-1" and "ascii" as windows-1252, Shift_JIS as Microsoft's
-# cp932 (real pages use its extensions), GB2312/GBK as gb18030, EUC-KR as cp949, and so on.
-_WEB_CODEC_TABLE = """
-cp1252: ascii us-ascii ansi_x3.4-1968 iso-8859-1 iso8859-1 iso_8859-1 latin1 latin-1 l1 cp819
-cp1252: ibm819 csisolatin1 iso-ir-100 windows-1252 x-cp1252 cp1252 x-user-defined
-cp932: shift_jis shift-jis sjis x-sjis ms_kanji csshiftjis windows-31j ms932 cp932
-euc_jp: euc-jp euc_jp x-euc-jp cseucpkdfmtjapanese
-cp1254: iso-8859-9 iso8859-9 iso_8859-9 latin5 l5 windows-1254
-cp874: iso-8859-11 iso8859-11 tis-620 tis_620 windows-874
-gb18030: gb2312 gbk x-gbk chinese csgb2312 iso-ir-58 gb18030
-big5hkscs: big5 big5-hkscs big5hkscs cn-big5 csbig5 x-x-big5
-cp949: euc-kr euc_kr ks_c_5601-1987 ks_c_5601-1989 korean windows-949 cp949
-utf-16-le: utf-16 utf_16 utf-16le utf_16_le unicode
-utf-16-be: utf-16be utf_16_be
-"""
-_WEB_CODECS = {
-    label: codec
-    for codec, _, labels in (line.partition(": ") for line in _WEB_CODEC_TABLE.split("\n"))
-    for label in labels.split()
-}
-# Not decoded on the web at all (UTF-7 is an XSS vector); treated as an unknown label.
-_REFUSED_CODECS = frozenset({"utf-7", "utf-32", "utf-32-le", "utf-32-be"})
-
-_CHARSET_PARAM_RE = re.compile(r"""charset\s*=\s*["']?\s*([^"';\s]+)""", re.IGNORECASE)
-_META_CHARSET_RE = re.compile(
-    rb"""<meta[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:\-]+)""", re.IGNORECASE
-)
-_META_SCAN_BYTES = 4096
-_DETECT_BYTES = 64 * 1024  # charset detection is slow; a prefix says enough
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
-
-
-@functools.lru_cache(maxsize=256)
-def codec_for(label: str) -> str | None:
-    """The Python codec a charset label means on the web (``"sjis"`` → ``"cp932"``), or None if
-    the label names no text encoding Python has."""
-    label = label.strip().strip("\"'").lower()
-    name = _WEB_CODECS.get(label)
-    if name is None:
-        try:
-            name = codecs.lookup(label).name
-            # LookupError for bytes-to-bytes codecs such as base64 (empty input would not tell)
-            b"  ".decode(name, "replace")
-        except (LookupError, ValueError):
-            return None
-        name = _WEB_CODECS.get(name, name)
-    return None if name in _REFUSED_CODECS else name
 
 
 def media_type(content_type: str | None) -> str:
@@ -107,59 +54,6 @@ def is_html(media_type: str, body_head: bytes) -> bool:
         return False
     head = body_head.removeprefix(codecs.BOM_UTF8)
     return _HTML_SNIFF_RE.match(head) is not None or _HTML_SNIFF_RE.match(head + b" ") is not None
-
-
-def decode_body(body: bytes, content_type: str | None) -> tuple[str, str]:
-    """Decode a response body; returns ``(text, codec used)``. Never raises.
-
-    Order: charset in the Content-Type header, BOM, ``<meta charset>`` (either form) in the first
-    4 KB, detection, UTF-8 with replacement characters.
-    """
-    encoding = _declared_encoding(body, content_type) or _detect_encoding(body)
-    if encoding == "utf-8":
-        text = body.decode("utf-8-sig", "replace")
-    else:
-        text = body.decode(encoding, "replace")
-        if text.startswith("\ufeff"):
-            text = text[1:]
-    return text, encoding
-
-
-def _declared_encoding(body: bytes, content_type: str | None) -> str | None:
-    if content_type:
-        match = _CHARSET_PARAM_RE.search(content_type)
-        if match:
-            encoding = codec_for(match.group(1))
-            if encoding is not None:
-                return encoding
-    for bom, encoding in _BOMS:
-        if body.startswith(bom):
-            return encoding
-    meta = _META_CHARSET_RE.search(body, 0, _META_SCAN_BYTES)
-    if meta:
-        encoding = codec_for(meta.group(1).decode("ascii"))
-        if encoding is not None:
-            # The page was read as ASCII to find the meta, so it cannot be UTF-16 (WHATWG).
-            return "utf-8" if encoding.startswith("utf-16") else encoding
-    return None
-
-
-def _detect_encoding(body: bytes) -> str:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
-        # Valid UTF-8 with non-ASCII bytes is practically never another charset, and pure ASCII
-        # decodes the same under every candidate: skip the (slow) detector.
-        return "utf-8"
-    try:
-        best = charset_normalizer.from_bytes(body[:_DETECT_BYTES]).best()
-    except Exception:  # a detector bug must not cost the page; UTF-8 with U+FFFD stands in
-        return "utf-8"
-    if best is None:
-        return "utf-8"
-    return codec_for(str(best.encoding)) or "utf-8"
 
 
 # Characters whose str.lower() holds an ASCII letter: "\u0130" -> "i\u0307", Kelvin sign -> "k".
