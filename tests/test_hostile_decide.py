@@ -124,3 +124,14 @@ async def test_crawl_obeys_robots_with_a_bom(
         assert server.hits["/private/x"] == 0, "a robots.txt-disallowed URL was requested"
         assert summary.pages_ok == 2
         assert [e.error["category"] for e in dlq] == ["ROBOTS"]
+
+
+def test_a_huge_title_is_stored_capped() -> None:
+    from crawler.web.parse import MAX_TITLE_CHARS, parse_html
+
+    page = b"<title>" + b"spam \x1b[2J " * 500_000 + b"</title><a href='/x'>x</a>"
+    parsed = parse_html(page, "http://h/")
+    assert parsed.title is not None
+    assert len(parsed.title) == MAX_TITLE_CHARS
+    assert parsed.title.endswith("…")
+    assert parsed.links == ["http://h/x"]
