@@ -237,12 +237,14 @@ async def test_terminal_escapes_never_reach_stderr_or_dlq_list(tmp_path: Path) -
         assert "\x1b" not in listed
         assert "\x07" not in listed
         assert "\\x1b[2J" in listed  # shown, escaped
-        assert "leaves the crawl's scope" not in listed  # the target is on the same host
+        # The target is on the same host: it is unusable, not off-scope.
+        assert "leaves the crawl's scope" not in listed
+        assert "unusable Location" in listed
         code, as_json, err = await _cli("dlq", "list", "--state-dir", state, "--json")
         assert code == 0, err
         assert "\x1b" not in as_json
         entries = json.loads(as_json)  # still valid JSON with the data intact
-        assert any("\x1b[2J" in e["error"]["message"] for e in entries)
+        assert any("unusable Location" in e["error"]["message"] for e in entries)
         entry_id = str(entries[0]["id"])
         code, shown, err = await _cli("dlq", "show", entry_id, "--state-dir", state)
         assert code == 0, err
