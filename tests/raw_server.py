@@ -11,7 +11,8 @@ drip::
         ... crawl server.url("/") ...
         assert server.hits["/drop"] == 1
 
-Every request's path is counted in ``hits`` (in the order received in ``paths``); an unknown path
+Every request's path is counted in ``hits`` (in the order received in ``paths``, its headers in
+``headers``); an unknown path
 answers ``404``. ``/robots.txt`` is an ordinary route (404 unless one is set).
 """
 
@@ -71,6 +72,7 @@ class RawServer:
         self.routes: dict[str, Reply | Handler] = {}
         self.hits: Counter[str] = Counter()
         self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []  # each request's headers, names lower-cased
         self.host = "127.0.0.1"
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -131,6 +133,7 @@ class RawServer:
                 headers[name.strip().lower()] = value.strip()
         self.hits[path] += 1
         self.paths.append(path)
+        self.headers.append(headers)
         handler = self.routes.get(path)
         if handler is None:
             reply = response(404, [("Content-Type", "text/plain")], b"not here")

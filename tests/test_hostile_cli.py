@@ -250,3 +250,32 @@ async def test_terminal_escapes_never_reach_stderr_or_dlq_list(tmp_path: Path) -
         assert code == 0, err
         assert "\x1b" not in shown
         assert json.loads(shown)["id"] == entries[0]["id"]
+
+
+async def test_url_credentials_are_used_but_never_logged(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(FAST_TOML)
+    async with RawServer() as server:
+        html = b'<title>t</title><a href="/gone?session=s3ss10n&page=1">x</a>'
+        server.route("/?token=t0k3n", response(200, [("Content-Type", "text/html")], html))
+        seed = server.url("/?token=t0k3n").replace("http://", "http://alice:hunter2@")
+        code, _, err = await _cli(
+            "run",
+            seed,
+            "--config",
+            str(config),
+            "--state-dir",
+            str(tmp_path / "s"),
+            "--out",
+            str(tmp_path / "o.jsonl"),
+            "--log-level",
+            "DEBUG",
+        )
+        assert code == 0, err
+        # The requests themselves carry the credentials: Basic auth and the query.
+        assert all(h.get("authorization", "").startswith("Basic ") for h in server.headers)
+        assert server.hits["/?token=t0k3n"] == 1
+        assert server.hits["/gone?session=s3ss10n&page=1"] == 1
+    assert "alice:***@" in err  # the URL is in the log, its secrets are not
+    for secret in ("hunter2", "t0k3n", "s3ss10n"):
+        assert secret not in err
