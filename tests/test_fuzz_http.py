@@ -31,7 +31,7 @@ from crawler.records import Category
 from crawler.web import coding
 from crawler.web.fetch import Fetcher, FetchLimits
 from tests.conftest import FAST
-from tests.fuzzing import fuzz_settings, run_rounds
+from tests.fuzzing import FUZZ_SECONDS, fuzz_settings, run_rounds
 from tests.raw_server import RawServer, Reply, response
 
 HTML = b"<html><head><title>fuzz page</title></head><body>" + b"text " * 300 + b"</body></html>"
@@ -370,7 +370,7 @@ async def _crawl_site(site: Site, offsite: RawServer) -> None:
     ]
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(120 + 2 * FUZZ_SECONDS)  # a long run (tests/fuzzing.py) gets its budget
 def test_fuzz_whole_crawls() -> None:
     async def run(site_of: Any) -> None:
         async with RawServer() as offsite:
