@@ -13,6 +13,7 @@ import codecs
 import gzip
 import json
 import logging
+import os
 import tempfile
 import zlib
 from dataclasses import dataclass, field
@@ -226,6 +227,13 @@ def _robots_reply(kind: str) -> tuple[Reply | None, bool]:
     return Reply(ok + b"Content-Length: %d\r\n\r\n" % len(body) + body), True
 
 
+RETRY_AFTER_VALUES = [b"0", b"1", b"-3", b"soon", b"\xff\xfe", b"Thu, 01 Jan 1970 00:00:00 GMT"]
+if os.environ.get("CRAWLER_FUZZ_LONG_RETRY_AFTER"):
+    # Waits beyond max_retry_after_s: the host's other URLs must be parked and the crawl end.
+    # Off by default until the engine parks them (today such a crawl waits out the pause).
+    RETRY_AFTER_VALUES += [b"100000", b"9" * 400, b"Fri, 31 Dec 9999 23:59:59 GMT"]
+
+
 @st.composite
 def page_replies(draw: st.DrawFn, offsite: str) -> tuple[Reply, bool]:
     """A reply for one linked URL, and whether it is broken (never to be stored)."""
@@ -261,9 +269,7 @@ def page_replies(draw: st.DrawFn, offsite: str) -> tuple[Reply, bool]:
         return Reply(
             b"HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno" % status
         ), False
-    value = draw(
-        st.sampled_from([b"0", b"1", b"-3", b"soon", b"\xff\xfe", b"Thu, 01 Jan 1970 00:00:00 GMT"])
-    )
+    value = draw(st.sampled_from(RETRY_AFTER_VALUES))
     status = draw(st.sampled_from([429, 503]))
     head = b"HTTP/1.1 %d X\r\nRetry-After: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     return Reply(head % (status, value)), False
