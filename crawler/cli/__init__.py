@@ -11,13 +11,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from crawler.cli.checks import check_paths, check_run
 from crawler.config import Config, load_config
 from crawler.crawler import AdaptiveCrawler, CrawlSummary
 from crawler.errors import ConfigError, CrawlerError, LockHeldError
@@ -26,7 +26,6 @@ from crawler.records import DLQEntry
 from crawler.redact import RedactingFilter, json_for_terminal, one_line, safe_for_terminal
 from crawler.storage import Storage, open_storage
 from crawler.storage.lock import StateLock
-from crawler.web.urls import normalize
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 MAX_ERROR_CHARS = 2000  # one stderr line, whatever the error carries (a 10 MB config value)
@@ -193,7 +192,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return asyncio.run(run_demo(no_llm=args.no_llm, keep=args.keep))
     cfg = _config_for(args)
     if args.command == "run":
-        _check_run(cfg, args.seeds)  # before anything (the log file included) touches the disk
+        check_run(cfg, args.seeds)  # before anything (the log file included) touches the disk
     _setup_logging(cfg)
     if args.command == "run":
         return _run_crawl(cfg, args.seeds)
@@ -201,58 +200,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "stats":
         return asyncio.run(_stats(cfg, state_dir, as_json=args.json))
     if args.command == "dlq" and args.dlq_command == "retry":
-        _check_paths(cfg)
+        check_paths(cfg)
     return asyncio.run(_dlq(cfg, state_dir, args))
-
-
-# -- validation before side effects ---------------------------------------------------------------
-def _check_run(cfg: Config, seeds: Sequence[str]) -> None:
-    """Refuse bad seeds and unusable paths with exit 2 before the state dir, ``--out`` or the
-    summary exist: a typo must not leave an empty crawl behind."""
-    for seed in seeds:
-        if normalize(seed) is None:
-            raise ConfigError("SEED_URL", seed, "an absolute http(s) URL")
-    _check_paths(cfg)
-
-
-def _check_paths(cfg: Config) -> None:
-    crawl = cfg.crawl
-    _check_dir("--state-dir", Path(crawl.state_dir))
-    _check_file("--out", crawl.out_path)
-    _check_file("--summary-json", crawl.summary_path)
-    if cfg.log.file:
-        _check_file("log.file", Path(cfg.log.file))
-
-
-def _check_dir(flag: str, path: Path) -> None:
-    if path.exists() and not path.is_dir():
-        raise ConfigError(flag, str(path), "a directory (it exists and is not one)")
-    _check_parents(flag, path)
-
-
-def _check_file(flag: str, path: Path) -> None:
-    """A path the crawler may create or write: not a directory, under a directory it can write.
-    (A device such as /dev/full passes: its failure is a run-time error, exit 1.)"""
-    if path.is_dir():
-        raise ConfigError(flag, str(path), "a file path (it is a directory)")
-    if path.exists():
-        if not os.access(path, os.W_OK):
-            raise ConfigError(flag, str(path), "a writable file (permission denied)")
-        return
-    _check_parents(flag, path)
-
-
-def _check_parents(flag: str, path: Path) -> None:
-    """The nearest existing ancestor of ``path`` must be a writable directory (the crawler
-    creates the missing ones)."""
-    for parent in path.absolute().parents:
-        if not parent.exists():
-            continue
-        if not parent.is_dir():
-            raise ConfigError(flag, str(path), f"a path under a directory ({parent} is a file)")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise ConfigError(flag, str(path), f"a path in a writable directory ({parent} is not)")
-        return
 
 
 # -- run -----------------------------------------------------------------------------------------
