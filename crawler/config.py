@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import reprlib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,6 +52,11 @@ __all__ = [
 ]
 
 ENV_PREFIX = "CRAWLER_"
+# Limits on what a config file may be, checked before and right after parsing, so that a hostile
+# or broken file ends as a ConfigError (exit 2), never as a RecursionError or a 10 MB message.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_DEPTH = 16  # tables and arrays inside each other; the schema needs 3
+MAX_SHOWN_CHARS = 200  # of a bad value, in the error message
 
 # Host, host:port, [v6]:port or *.host; checked after lower-casing. Matching is urls.py's job.
 _DOMAIN_RE = re.compile(r"^(\*\.)?([a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\])(:(\d{1,5}))?$")
@@ -484,6 +490,7 @@ def load_config(
     wrong types and out-of-range values.
     """
     data: dict[str, Any] = _read_toml(Path(path)) if path is not None else {}
+    _check_depth(data, str(path))
     for dotted, value in _env_settings(os.environ if env is None else env).items():
         _set(data, dotted, value)
     for dotted, value in (overrides or {}).items():
@@ -498,23 +505,83 @@ def load_config(
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigError("config file", str(path), f"a readable TOML file ({reason})") from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            "config file", str(path), f"a TOML file of at most {MAX_CONFIG_BYTES} bytes"
+        )
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         bad = raw[exc.start : exc.end]
         raise ConfigError(str(path), bad, f"valid TOML: not UTF-8 ({exc})") from exc
+    except RecursionError as exc:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(
+            str(path), _Shown("..."), f"valid TOML nested at most {MAX_CONFIG_DEPTH} levels deep"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         # The offending line is the most useful "value" a person can look at.
         line_match = re.search(r"at line (\d+)", str(exc))
         lines = raw.decode("utf-8").splitlines()
         value: object = None
         if line_match and 0 < int(line_match.group(1)) <= len(lines):
-            value = lines[int(line_match.group(1)) - 1]
+            value = _shown(lines[int(line_match.group(1)) - 1])
         raise ConfigError(str(path), value, f"valid TOML: {exc}") from exc
+
+
+def _check_depth(data: dict[str, Any], source: str) -> None:
+    """Refuse tables or arrays nested deeper than MAX_CONFIG_DEPTH (walked without recursion:
+    ``[a.a.a…]`` headers build a deep dict that tomllib parses without recursing)."""
+    stack: list[tuple[object, str, int]] = [(data, "", 0)]
+    while stack:
+        value, key, depth = stack.pop()
+        if depth > MAX_CONFIG_DEPTH:
+            where = key[:MAX_SHOWN_CHARS] or source
+            raise ConfigError(
+                where, _Shown("..."), f"at most {MAX_CONFIG_DEPTH} nested tables or arrays"
+            )
+        if isinstance(value, dict):
+            for name, item in value.items():
+                stack.append((item, f"{key}.{name}" if key else str(name), depth + 1))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                stack.append((item, f"{key}[{index}]", depth + 1))
+
+
+class _Shown:
+    """A value as the error message shows it: ``repr`` is this text, unquoted."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = MAX_SHOWN_CHARS
+_REPR.maxother = MAX_SHOWN_CHARS
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = _REPR.maxset = 8
+
+
+def _shown(value: object) -> object:
+    """``value`` itself when it is small, else a bounded stand-in for the error message: a bad
+    value of 10 MB (or 2,000 levels) must not become a 10 MB (or recursing) message."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str | bytes) and len(value) <= MAX_SHOWN_CHARS:
+        return value
+    try:
+        if len(repr(value)) <= MAX_SHOWN_CHARS:
+            return value
+        return _Shown(_REPR.repr(value))
+    except RecursionError:
+        return _Shown(f"<{type(value).__name__}>")
 
 
 def _is_text_field(section: str, key: str) -> bool:
@@ -537,7 +604,7 @@ def _env_settings(env: Mapping[str, str]) -> dict[str, Any]:
             continue  # not ours (e.g. CRAWLER_HOME of some wrapper script)
         key = rest[len(section) + 1 :]
         if key not in SECTIONS[section].model_fields:
-            shown = "<redacted>" if "KEY" in name.upper() else raw
+            shown = "<redacted>" if "KEY" in name.upper() else _shown(raw)
             raise ConfigError(name, shown, f"one of: {_known_keys(section, env_style=True)}")
         found[f"{section}.{key}"] = raw if _is_text_field(section, key) else _parse_env(raw)
     return found
@@ -547,7 +614,7 @@ def _parse_env(raw: str) -> object:
     """A TOML value if ``raw`` is one (``5``, ``1.5``, ``true``, ``["a"]``), else the string."""
     try:
         return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return raw
 
 
@@ -561,9 +628,11 @@ def _known_keys(section: str, *, env_style: bool = False) -> str:
 def _check_key(dotted: str, value: object) -> None:
     section, _, key = dotted.partition(".")
     if section not in SECTIONS:
-        raise ConfigError(dotted, value, f"a key in one of the sections: {', '.join(SECTIONS)}")
+        raise ConfigError(
+            dotted, _shown(value), f"a key in one of the sections: {', '.join(SECTIONS)}"
+        )
     if key not in SECTIONS[section].model_fields:
-        raise ConfigError(dotted, value, f"one of: {_known_keys(section)}")
+        raise ConfigError(dotted, _shown(value), f"one of: {_known_keys(section)}")
 
 
 def _set(data: dict[str, Any], dotted: str, value: object) -> None:
@@ -604,10 +673,13 @@ def _translate(exc: ValidationError) -> ConfigError:
     """First validation error → ConfigError; the rest are appended to ``expected``."""
     errors = exc.errors()
     first = errors[0]
-    key = _dotted(first["loc"])
-    value = "<redacted>" if key.endswith("api_key") else first.get("input")
+    key = _dotted(first["loc"])[:MAX_SHOWN_CHARS]
+    value = "<redacted>" if key.endswith("api_key") else _shown(first.get("input"))
     expected = _expected(first)
     if len(errors) > 1:
-        rest = "; ".join(f"{_dotted(e['loc'])}: {_expected(e)}" for e in errors[1:])
-        expected += f" (also: {rest})"
+        rest = "; ".join(f"{_dotted(e['loc'])}: {_expected(e)}" for e in errors[1:6])
+        more = f"; and {len(errors) - 6} more" if len(errors) > 6 else ""
+        expected += f" (also: {rest}{more})"
+    if len(expected) > 5 * MAX_SHOWN_CHARS:
+        expected = expected[: 5 * MAX_SHOWN_CHARS - 1] + "…"
     return ConfigError(key, value, expected)

@@ -17,15 +17,18 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from crawler.cli.checks import check_paths, check_run
 from crawler.config import Config, load_config
 from crawler.crawler import AdaptiveCrawler
 from crawler.errors import ConfigError, CrawlerError, LockHeldError
 from crawler.observe.progress import Progress
 from crawler.records import CrawlSummary, DLQEntry
+from crawler.redact import RedactingFilter, json_for_terminal, one_line, safe_for_terminal
 from crawler.storage import Storage, open_storage
 from crawler.storage.lock import StateLock
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+MAX_ERROR_CHARS = 2000  # one stderr line, whatever the error carries (a 10 MB config value)
 log = logging.getLogger("crawler")
 
 
@@ -124,43 +127,81 @@ def _config_for(args: argparse.Namespace) -> Config:
 def _setup_logging(cfg: Config) -> None:
     handler: logging.Handler
     if cfg.log.file:
-        handler = logging.FileHandler(cfg.log.file, encoding="utf-8")
+        try:
+            handler = logging.FileHandler(cfg.log.file, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                "log.file", cfg.log.file, f"a writable file ({exc.strerror})"
+            ) from exc
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(cfg.log.format))
+    # URLs, headers and server messages in log records are untrusted: secrets redacted,
+    # control characters escaped, each message cut at a sane length (docs/security.md).
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger("crawler")
     root.handlers[:] = [handler]
     root.setLevel(cfg.log.level)
     root.propagate = False
 
 
+def _error(prefix: str, exc: BaseException) -> None:
+    """One line on stderr: ``crawler: <prefix><message>``, redacted, escaped and capped."""
+    print(f"crawler: {prefix}{one_line(exc, MAX_ERROR_CHARS)}", file=sys.stderr)
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real error inside (nested) exception groups: a TaskGroup wraps what its
+    tasks raised, and the CLI answers for what happened, not for the wrapping."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        crawler_errors = [e for e in exc.exceptions if isinstance(_leaf(e), CrawlerError)]
+        exc = crawler_errors[0] if crawler_errors else exc.exceptions[0]
+    return exc
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
-        if args.command == "demo":
-            from crawler.cli.demo import run_demo
+        return _main(argv)
+    except BaseException as raised:  # every error ends as one line and a code
+        exc = _leaf(raised)
+        if isinstance(exc, ConfigError):
+            _error("configuration error: ", exc)
+            return EXIT_USAGE
+        if isinstance(exc, LockHeldError):
+            _error("", exc)
+            return EXIT_LOCKED
+        if isinstance(exc, CrawlerError):
+            _error("error: ", exc)
+            return EXIT_ERROR
+        if isinstance(exc, KeyboardInterrupt):
+            print("crawler: interrupted", file=sys.stderr)
+            return EXIT_ERROR
+        if isinstance(exc, SystemExit):  # --help, --version
+            raise
+        log.debug("Unexpected error", exc_info=exc)
+        _error(f"unexpected error: {type(exc).__name__}: ", exc)
+        print("crawler: (run with --log-level DEBUG for the traceback)", file=sys.stderr)
+        return EXIT_ERROR
 
-            return asyncio.run(run_demo(no_llm=args.no_llm, keep=args.keep))
-        cfg = _config_for(args)
-        _setup_logging(cfg)
-        if args.command == "run":
-            return _run_crawl(cfg, args.seeds)
-        state_dir = _existing_state_dir(cfg)
-        if args.command == "stats":
-            return asyncio.run(_stats(cfg, state_dir, as_json=args.json))
-        return asyncio.run(_dlq(cfg, state_dir, args))
-    except ConfigError as exc:
-        print(f"crawler: configuration error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except LockHeldError as exc:
-        print(f"crawler: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
-    except CrawlerError as exc:
-        print(f"crawler: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("crawler: interrupted", file=sys.stderr)
-        return EXIT_ERROR
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from crawler.cli.demo import run_demo
+
+        return asyncio.run(run_demo(no_llm=args.no_llm, keep=args.keep))
+    cfg = _config_for(args)
+    if args.command == "run":
+        check_run(cfg, args.seeds)  # before anything (the log file included) touches the disk
+    _setup_logging(cfg)
+    if args.command == "run":
+        return _run_crawl(cfg, args.seeds)
+    state_dir = _existing_state_dir(cfg)
+    if args.command == "stats":
+        return asyncio.run(_stats(cfg, state_dir, as_json=args.json))
+    if args.command == "dlq" and args.dlq_command == "retry":
+        check_paths(cfg)
+    return asyncio.run(_dlq(cfg, state_dir, args))
 
 
 # -- run -----------------------------------------------------------------------------------------
@@ -272,14 +313,14 @@ async def _dlq(cfg: Config, state_dir: Path, args: argparse.Namespace) -> int:
             entry = await storage.dlq_get(args.id)
             if entry is None:
                 raise ConfigError("ID", args.id, "the id of an existing DLQ entry")
-            print(json.dumps(entry.to_dict(), indent=2, ensure_ascii=False))
+            print(json_for_terminal(entry.to_dict()))
         elif cmd == "purge":
             n = await storage.dlq_purge(None if args.all else list(args.ids))
             await storage.commit()
             print(f"purged {n} entries", file=sys.stderr)
         elif cmd == "export":
             entries = await storage.dlq_list()
-            text = "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in entries)
+            text = "".join(json_for_terminal(e.to_dict(), indent=None) + "\n" for e in entries)
             if args.out:
                 await asyncio.to_thread(Path(args.out).write_text, text, encoding="utf-8")
             else:
@@ -290,7 +331,7 @@ async def _dlq(cfg: Config, state_dir: Path, args: argparse.Namespace) -> int:
 
 def _print_entries(entries: Sequence[DLQEntry], *, as_json: bool) -> None:
     if as_json:
-        print(json.dumps([e.to_dict() for e in entries], indent=2, ensure_ascii=False))
+        print(json_for_terminal([e.to_dict() for e in entries]))
         return
     if not entries:
         print("the dead-letter queue is empty")
@@ -298,9 +339,13 @@ def _print_entries(entries: Sequence[DLQEntry], *, as_json: bool) -> None:
     for e in entries:
         err = e.error
         status = err.get("status_code")
+        # URL and message come from the web: escaped and cut to one readable line each.
+        url = safe_for_terminal(str(e.url), limit=300)
+        message = safe_for_terminal(str(err.get("message", "")), limit=300)
+        category = safe_for_terminal(str(err.get("category", "?")), limit=12)
         print(
-            f"{e.id:>5}  {err.get('category', '?'):<10} {status if status is not None else '-':>4}"
-            f"  attempts={e.attempts}  {e.url}  — {err.get('message', '')}"
+            f"{e.id:>5}  {category:<10} {status if status is not None else '-':>4}"
+            f"  attempts={e.attempts}  {url}  — {message}"
         )
 
 

@@ -23,6 +23,7 @@ from rich.table import Table
 from crawler.config import load_config
 from crawler.crawler import AdaptiveCrawler
 from crawler.records import CrawlSummary
+from crawler.redact import RedactingFilter
 
 PAGE = """<!doctype html><html><head>{meta}<title>{title}</title></head>
 <body><h1>{title}</h1><p>{text}</p><ul>{links}</ul></body></html>"""
@@ -139,6 +140,8 @@ async def run_demo(*, no_llm: bool = False, keep: str | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s - %(name)s - %(levelname)s - %(message)s"
     )
+    for handler in logging.getLogger().handlers:  # the same log hygiene as `crawler run`
+        handler.addFilter(RedactingFilter())
     console = Console()
     site = DemoSite()
     base = await site.start()

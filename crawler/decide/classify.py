@@ -24,6 +24,7 @@ Decisions the table encodes (SPEC §3):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -50,6 +51,7 @@ __all__ = [
     "DEFAULT_RETRY_CODES",
     "EXCEPTION_RULES",
     "MAX_EXCERPT_CHARS",
+    "RETRY_AFTER_CAP_S",
     "RETRY_AFTER_CODES",
     "STATUS_RULES",
     "Rule",
@@ -66,6 +68,13 @@ RETRY_AFTER_CODES: frozenset[int] = frozenset({429, 503})
 MAX_EXCERPT_CHARS = 512
 MAX_MESSAGE_CHARS = 1000
 MAX_CHAIN = 8
+# The longest wait a server's Retry-After can ask for, in seconds (one year). Any number the server
+# sends is clamped to this before arithmetic, so a 400-digit value or a date in year 9999 is a
+# finite wait that later sums (now + wait, ISO timestamps) cannot overflow. A wait this long is
+# far beyond any sane ``max_retry_after_s``, so the URL is parked as RATE_LIMIT all the same.
+RETRY_AFTER_CAP_S = 365 * 24 * 3600.0
+_RETRY_AFTER_SHOWN = 64  # characters of the raw header kept in the message
+_DELTA_SECONDS = re.compile(r"[0-9]+")  # RFC 9110 delta-seconds: ASCII digits only
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +270,8 @@ def _classify(
             retry_after = parse_retry_after(raw, now)
             if retry_after is not None:
                 rule = STATUS_RULES[429]  # a 503 that says when to come back is a rate limit
-                message = f"{message} (Retry-After: {raw.strip() if raw else ''})"
+                shown = _bounded(raw.strip() if raw else "", _RETRY_AFTER_SHOWN)
+                message = f"{message} (Retry-After: {shown})"
     else:
         rule = EXCEPTION_RULES[_kind(exc)]
         retryable = bool(rule.retryable)
@@ -324,15 +334,24 @@ def _chain(exc: BaseException) -> tuple[str, ...]:
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds to wait from a ``Retry-After`` value: ``delta-seconds`` or an HTTP-date.
 
-    A date in the past gives 0. Garbage (negative numbers, unparsable dates) gives None.
+    A date in the past gives 0. Garbage (negative numbers, non-ASCII digits, unparsable dates)
+    gives None. Never raises, and never more than :data:`RETRY_AFTER_CAP_S`: a number of any
+    length or a date in year 9999 becomes that finite cap.
     """
     if value is None:
         return None
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():
-        return float(int(text))
+    if _DELTA_SECONDS.fullmatch(text):
+        # Compare digit counts before converting: int() refuses over 4,300 digits and float()
+        # overflows past 308; the cap has 8.
+        digits = text.lstrip("0") or "0"
+        if len(digits) > len(str(int(RETRY_AFTER_CAP_S))):
+            return RETRY_AFTER_CAP_S
+        return min(float(int(digits)), RETRY_AFTER_CAP_S)
+    if len(text) > 200:  # no HTTP-date is this long; parsing it would only cost time
+        return None
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -341,7 +360,11 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         when = when.replace(tzinfo=UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    try:
+        seconds = (when - now).total_seconds()
+    except OverflowError:
+        return RETRY_AFTER_CAP_S
+    return min(max(0.0, seconds), RETRY_AFTER_CAP_S)
 
 
 def failure_from_dict(data: Mapping[str, Any]) -> FailureRecord:

@@ -238,10 +238,30 @@ def _lacks_structured(error: LLMTransportError) -> bool:
 
 
 def _content(completion: object) -> str:
-    """The first choice's text ("" when there is none: validation then rejects it)."""
+    """The first choice's text ("" when there is none: validation then rejects it).
+
+    The SDK does not validate the response's shape (a server may send ``"choices": "none"`` or
+    a null message), so every step is checked here and a misshapen completion is one
+    :class:`LLMTransportError`, never an AttributeError with a traceback in the log.
+    """
     if not isinstance(completion, ChatCompletion):
         # A server that sends something other than a chat completion is broken, not wrong.
         raise LLMTransportError("LLM endpoint sent no chat completion", transient=False)
-    if not completion.choices:
+    choices: object = getattr(completion, "choices", None)
+    if choices is None or choices == []:
         return ""
-    return completion.choices[0].message.content or ""
+    if not isinstance(choices, list):
+        raise LLMTransportError(
+            f"LLM endpoint sent a malformed completion (choices is {type(choices).__name__})",
+            transient=False,
+        )
+    message = getattr(choices[0], "message", None)
+    content: object = getattr(message, "content", None)
+    if content is None:
+        return ""
+    if not isinstance(content, str):
+        raise LLMTransportError(
+            f"LLM endpoint sent a malformed completion (content is {type(content).__name__})",
+            transient=False,
+        )
+    return content

@@ -5,7 +5,8 @@ The prompts are files in the repository's top-level ``prompts/``, shipped inside
 texts; the analysis schema and the allowed actions are inserted from :mod:`crawler.llm.schema`,
 so they have one source. Text that came from the web (error messages, page excerpts, headers, the
 URL) is untrusted: it is truncated and fenced between markers it cannot forge, since every copy
-of the markers is removed from it first.
+of the markers is removed from it first. Credentials in URLs (``user:pass@``, ``?token=``) are
+redacted before they enter a prompt: the endpoint is another party (``crawler.redact``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from crawler.errors import LLMError
 from crawler.llm.schema import ACTION_HELP, ANALYSIS_SCHEMA, BLOCK_SCHEMA
 from crawler.records import FailureRecord, Severity
+from crawler.redact import redact_text, redact_url
 
 __all__ = [
     "FENCE_CLOSE",
@@ -137,10 +139,14 @@ def error_prompt(
         attempt=record.attempt,
         rules_retryable=str(record.retryable).lower(),
         rules_severity=record.severity.value,
-        url=fence(record.url or str(context.get("url", "")), min(max_chars, _MAX_URL_CHARS)),
-        error_message=fence(error_message or record.message, max_chars),
-        response_excerpt=fence(str(excerpt or ""), max_chars),
-        request_headers=fence(_headers_text(context.get("request_headers")), max_chars),
+        url=fence(
+            redact_url(record.url or str(context.get("url", ""))), min(max_chars, _MAX_URL_CHARS)
+        ),
+        error_message=fence(redact_text(error_message or record.message), max_chars),
+        response_excerpt=fence(redact_text(str(excerpt or "")), max_chars),
+        request_headers=fence(
+            redact_text(_headers_text(context.get("request_headers"))), max_chars
+        ),
         actions="\n".join(f'- "{a.value}": {help_}' for a, help_ in ACTION_HELP.items()),
         severities=", ".join(s.value for s in Severity),
         template=_template_line(),
@@ -153,8 +159,8 @@ def block_prompt(url: str, excerpt: str, *, max_chars: int) -> Prompt:
     """The prompt asking whether a suspicious 200 page is a block or a soft 404."""
     user = _render(
         "user_block.md",
-        url=fence(url, min(max_chars, _MAX_URL_CHARS)),
-        excerpt=fence(excerpt, max_chars),
+        url=fence(redact_url(url), min(max_chars, _MAX_URL_CHARS)),
+        excerpt=fence(redact_text(excerpt), max_chars),
         schema=json.dumps(BLOCK_SCHEMA),
     )
     return Prompt(system=_system(), user=user)

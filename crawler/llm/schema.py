@@ -36,6 +36,7 @@ MAX_DESCRIPTION_CHARS = 500
 MAX_STEP_CHARS = 200
 MAX_STEPS = 8
 _MAX_ANSWER_CHARS = 20_000  # an answer longer than this is not worth parsing
+MAX_JSON_DEPTH = 16  # an analysis is 2 levels deep; json.loads recurses once per level
 
 # What each action makes the crawler do; shown to the model next to the schema.
 ACTION_HELP: Mapping[Action, str] = {
@@ -101,6 +102,40 @@ def extract_json(raw: str) -> dict[str, Any]:
     text = raw.strip()
     if len(text) > _MAX_ANSWER_CHARS:
         raise LLMError(f"answer too long ({len(text)} characters)")
+    depth = _nesting(text)
+    if depth > MAX_JSON_DEPTH:
+        # Checked before parsing: json.loads recurses per level and 3,000 levels raise
+        # RecursionError, which is no answer but also no reason for a traceback.
+        raise LLMError(f"answer nested {depth} levels deep (at most {MAX_JSON_DEPTH})")
+    try:
+        return _first_object(text)
+    except RecursionError as exc:  # not reachable after the depth check; kept as a backstop
+        raise LLMError("answer nested too deep") from exc
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of ``[`` / ``{`` in ``text`` outside JSON strings (one linear scan)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def _first_object(text: str) -> dict[str, Any]:
     candidates = [text, *(m.group(1).strip() for m in _FENCED_JSON.finditer(text))]
     for candidate in candidates:
         try:

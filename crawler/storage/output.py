@@ -20,9 +20,11 @@ more. The other order (commit, then write) would lose pages: acked as done, neve
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -62,11 +64,13 @@ class JsonlSink:
         try:
             self._file = self._open(committed_offset)
         except OSError as exc:
-            raise StorageError(f"results file {self.path}: cannot open: {exc}") from exc
+            raise StorageError(f"results file {self.path}: cannot open: {_reason(exc)}") from exc
 
     def _open(self, committed_offset: int | None) -> BinaryIO:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        file = open(self.path, "a+b")  # noqa: SIM115  # closed by close()
+        # Unbuffered: a failed write (disk full, /dev/full) leaves no bytes in a Python buffer
+        # that close() would try, and fail, to write again; flush() owns every write.
+        file = open(self.path, "a+b", buffering=0)  # noqa: SIM115  # closed by close()
         try:
             size = os.fstat(file.fileno()).st_size
             keep = size
@@ -138,8 +142,7 @@ class JsonlSink:
             return self._size
         data = b"".join(self._staged)
         try:
-            file.write(data)
-            file.flush()
+            _write_all(file, data)
             os.fsync(file.fileno())
         except OSError as exc:
             # Leave no half batch behind for the next flush to append to; keep the batch.
@@ -147,7 +150,7 @@ class JsonlSink:
                 file.truncate(self._size)
             except OSError:
                 log.debug("Could not cut %s back after a failed write", self.path, exc_info=True)
-            raise StorageError(f"results file {self.path}: write failed: {exc}") from exc
+            raise StorageError(f"results file {self.path}: write failed: {_reason(exc)}") from exc
         self._staged.clear()
         self._size += len(data)
         return self._size
@@ -162,17 +165,63 @@ class JsonlSink:
             self.flush()
         finally:
             self._file = None
-            file.close()
+            with contextlib.suppress(OSError):  # unbuffered: nothing is left to write
+                file.close()
 
 
-def write_summary(path: Path, data: dict[str, Any]) -> None:
-    """Write the summary JSON atomically: a temporary file beside it, then a rename, so a reader
-    never sees half a summary. The temporary file is removed if anything fails."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+def _write_all(file: BinaryIO, data: bytes) -> None:
+    """``write`` on an unbuffered file may write less than asked: loop until all is written."""
+    view = memoryview(data)
+    while view:
+        written = file.write(view)
+        if not written:
+            raise OSError(f"wrote nothing of {len(view)} bytes")
+        view = view[written:]
+
+
+def _reason(exc: OSError) -> str:
+    """``No space left on device (errno 28)`` — the why of an OSError without the path twice."""
+    if exc.strerror:
+        return f"{exc.strerror} (errno {exc.errno})"
+    return str(exc) or type(exc).__name__
+
+
+def write_summary(path: str | Path, data: dict[str, Any]) -> None:
+    """Write the run's summary JSON atomically: a complete file or the old one, never half.
+
+    The JSON goes to a temporary file beside ``path`` (same directory, so the rename is atomic),
+    is fsynced and renamed over ``path``. On any failure the temporary file is removed and
+    :class:`StorageError` says why in one line; no ``.tmp`` is ever left behind. A ``path``
+    that is a directory is refused before anything is written. A symlink is followed (the file
+    it names is replaced, not the link), and a path that is not a regular file (``/dev/stdout``,
+    a FIFO, ``/dev/full``) is written in place: renaming over it would replace the device.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise StorageError(f"summary file {target}: is a directory")
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    payload = text.encode("utf-8", "backslashreplace")
+    if target.exists():
+        target = target.resolve()
+        if not target.is_file():
+            try:
+                with open(target, "wb", buffering=0) as file:
+                    _write_all(file, payload)
+            except OSError as exc:
+                raise StorageError(f"summary file {path}: cannot write: {_reason(exc)}") from exc
+            return
+    tmp_name: str | None = None
     try:
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "wb", buffering=0) as file:
+            _write_all(file, payload)
+            os.fsync(file.fileno())
+        os.replace(tmp_name, target)
+        tmp_name = None
+    except OSError as exc:
+        raise StorageError(f"summary file {path}: cannot write: {_reason(exc)}") from exc
+    finally:
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)

@@ -35,6 +35,7 @@ from crawler.errors import (
     TLSError,
 )
 from crawler.records import header
+from crawler.web.coding import ACCEPT_ENCODING, CodingError, decoder_for
 from crawler.web.urls import normalize
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -93,6 +94,8 @@ def translate(exc: BaseException, url: str) -> FetchError:
     if isinstance(exc, FetchError):
         return exc
     msg = f"{type(exc).__name__}: {exc}".strip()
+    if isinstance(exc, CodingError):
+        return ContentError(f"body failed to decode: {exc}", reason="decompression", url=url)
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         os_err = exc.os_error
         code = getattr(os_err, "errno", None)
@@ -113,12 +116,13 @@ def translate(exc: BaseException, url: str) -> FetchError:
         return NetworkError(f"connection failed: {msg}", url=url)
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return NetworkError(f"server disconnected: {msg}", url=url)
+    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientResponseError) and any(
+        word in str(exc).lower() for word in ("content-encoding", "decompress", "zlib", "brotli")
+    ):
+        # The bytes arrived and do not decode: CONTENT, not worth a retry. (The crawler decodes
+        # bodies itself, see coding.py; this catches aiohttp doing it anywhere else.)
+        return ContentError(f"body failed to decompress: {msg}", reason="decompression", url=url)
     if isinstance(exc, aiohttp.ClientPayloadError):
-        text = str(exc).lower()
-        if "decompress" in text or "zlib" in text or "brotli" in text:
-            return ContentError(
-                f"body failed to decompress: {msg}", reason="decompression", url=url
-            )
         return NetworkError(f"response body broken off: {msg}", url=url)
     if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
         return RedirectError(f"invalid URL: {msg}", url=url)
@@ -183,7 +187,7 @@ class Fetcher:
         self._session = aiohttp.ClientSession(
             timeout=timeout,
             connector=connector,
-            headers={"User-Agent": lim.user_agent, "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": lim.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             auto_decompress=True,
             raise_for_status=False,
             trust_env=False,
@@ -289,14 +293,17 @@ class Fetcher:
         self, url: str, headers: Mapping[str, str] | None
     ) -> tuple[int, dict[str, str], bytes, str | None]:
         lim = self.limits
-        async with self.session.get(url, allow_redirects=False, headers=headers) as resp:
+        # auto_decompress=False: the body is decoded below (coding.py), where a truncated or
+        # undecodable stream is an error and the size cap applies to the decoded bytes.
+        async with self.session.get(
+            url, allow_redirects=False, headers=headers, auto_decompress=False
+        ) as resp:
             hdrs = _headers(resp)
             ctype = resp.headers.get("Content-Type")
             status = resp.status
             if status in REDIRECT_STATUSES or not 200 <= status < 300:
                 # Keep a bounded excerpt only; an error page is never read to its end.
-                excerpt = await resp.content.read(EXCERPT_BYTES)
-                return status, hdrs, excerpt, ctype
+                return status, hdrs, await _excerpt(resp), ctype
             if lim.allowed_content_types:
                 media = (ctype or "").split(";", 1)[0].strip().lower()
                 if not any(media.startswith(p) for p in lim.allowed_content_types):
@@ -311,14 +318,41 @@ class Fetcher:
             encoded = "Content-Encoding" in resp.headers
             if declared is not None and not encoded and declared > lim.max_response_bytes:
                 raise _too_large(url, status, hdrs, lim.max_response_bytes, declared)
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in resp.content.iter_chunked(CHUNK):
-                size += len(chunk)
-                if size > lim.max_response_bytes:
-                    raise _too_large(url, status, hdrs, lim.max_response_bytes, None)
-                chunks.append(chunk)
+            try:
+                decoder = decoder_for(resp.headers.get("Content-Encoding"))
+                chunks: list[bytes] = []
+                size = 0
+                # A transfer cut short (Content-Length not reached, chunking broken off) raises
+                # here from aiohttp: NETWORK. A stream that arrived whole but does not decode, or
+                # stops before its own end, raises CodingError: CONTENT. Neither is a page.
+                async for raw in resp.content.iter_chunked(CHUNK):
+                    chunk = decoder.feed(raw, lim.max_response_bytes - size)
+                    size += len(chunk)
+                    if size > lim.max_response_bytes:
+                        raise _too_large(url, status, hdrs, lim.max_response_bytes, None)
+                    chunks.append(chunk)
+                decoder.finish()
+            except CodingError as exc:
+                raise ContentError(
+                    f"body failed to decode: {exc}",
+                    reason="decompression",
+                    url=url,
+                    status=status,
+                    headers=hdrs,
+                ) from exc
             return status, hdrs, b"".join(chunks), ctype
+
+
+async def _excerpt(resp: aiohttp.ClientResponse) -> bytes:
+    """The first EXCERPT_BYTES of an error or redirect body, decoded when it is compressed
+    (best effort: an excerpt that does not decode is dropped, not an error)."""
+    raw = await resp.content.read(EXCERPT_BYTES)
+    try:
+        return decoder_for(resp.headers.get("Content-Encoding")).feed(raw, EXCERPT_BYTES)[
+            :EXCERPT_BYTES
+        ]
+    except CodingError:
+        return b""
 
 
 def _too_large(
@@ -342,7 +376,10 @@ def _resolve_location(base: str, location: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    return target.split("#", 1)[0]
+    target = target.split("#", 1)[0]
+    # A target the crawler cannot use (control characters, a bad port or host) is an unusable
+    # Location here, not a scope question later: the hop check would call it off-scope.
+    return target if normalize(target) is not None else None
 
 
 def response_info(resp: Response) -> dict[str, Any]:

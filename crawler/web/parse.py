@@ -79,11 +79,15 @@ _HREF_STRIP = " \t\n\r\f"  # HTML's "ASCII whitespace"
 # urlsplit's idea of a scheme: a letter, then letters, digits, "+", "-", "." up to the colon.
 _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _LINK_TAGS = ("a", "area", "base", "title")
+# A stored title is capped (docs/security.md): a 5 MB <title> is an attack or a broken page, and
+# whoever reads the results should not have to hold it. The cut is marked with "…".
+MAX_TITLE_CHARS = 1000
 
 
 def parse_html(body: bytes | str, base_url: str, encoding: str | None = None) -> Parsed:
     """Title and links of an HTML page. Never raises: unusable input gives ``Parsed(None, [])``.
 
+    ``title``: the first ``<title>``'s text, white space collapsed, at most MAX_TITLE_CHARS.
     ``links``: every ``<a href>`` and ``<area href>``, resolved against the first
     ``<base href>`` (itself resolved against ``base_url``) or ``base_url``; fragment dropped,
     http(s) only, de-duplicated, in document order. ``encoding`` is the codec that
@@ -112,6 +116,8 @@ def parse_html(body: bytes | str, base_url: str, encoding: str | None = None) ->
     title = None
     if title_element is not None:
         title = " ".join("".join(str(t) for t in title_element.itertext()).split()) or None
+        if title is not None and len(title) > MAX_TITLE_CHARS:
+            title = title[: MAX_TITLE_CHARS - 1] + "…"
     return Parsed(title, _resolve_links(hrefs, base_url, base_href))
 
 

@@ -12,6 +12,7 @@ its outcome into rules.
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -52,9 +53,30 @@ def robots_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/robots.txt"
 
 
+def robots_text(body: bytes) -> str:
+    """The text protego parses, made of whatever bytes the server sent.
+
+    RFC 9309 §2.5 asks for UTF-8 and at least 500 KiB: the first :data:`ROBOTS_MAX_BYTES` are
+    read, and a line cut in two by that limit is dropped (half a rule could disallow too much or
+    allow what the whole rule forbids). A byte order mark is skipped — protego would otherwise
+    read ``\ufeffUser-agent`` as an unknown line and lose the first group, as it did — and a
+    UTF-16 file with its BOM is decoded as such. NUL bytes are removed, undecodable bytes become
+    U+FFFD (that line then matches nothing), and CR, LF and CRLF all end a line.
+    """
+    data = body[:ROBOTS_MAX_BYTES]
+    if len(body) > ROBOTS_MAX_BYTES:
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        data = data[: cut + 1] if cut >= 0 else b""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = data.decode("utf-16", "replace")
+    else:
+        text = data.decode("utf-8", "replace").removeprefix("\ufeff")
+    return text.replace("\x00", "")
+
+
 def rules_from_body(body: bytes, user_agent: str) -> RobotsRules:
-    text = body[:ROBOTS_MAX_BYTES].decode("utf-8", "replace")
-    return RobotsRules(Protego.parse(text), _product_token(user_agent))
+    """The rules of a 2xx robots.txt body (see :func:`robots_text` for hostile bytes)."""
+    return RobotsRules(Protego.parse(robots_text(body)), _product_token(user_agent))
 
 
 def rules_from_failure(exc: FetchError, user_agent: str) -> RobotsRules | None:
