@@ -1,0 +1,383 @@
+"""Prometheus metrics of one crawler, with prometheus-client: one registry per crawler.
+
+Two kinds of family (the list is in docs/operations.md):
+
+- **events**, counted as they happen: the engine calls the typed ``on_*`` methods of
+  :class:`CrawlMetrics` (fetch latency by status class, responses by code and by category,
+  bytes, retries, Retry-After pauses, LLM calls / cache hits / latency / rejected answers);
+- **live state**, read at scrape time from the latest :class:`StatusSnapshot` handed to
+  :meth:`CrawlMetrics.update` (frontier by state, DLQ, breaker and throttle per host, errors by
+  category, the degradation mode). Storage calls are async and a scrape is not, so the status
+  server refreshes the snapshot before it renders ``/metrics`` and every sample interval.
+
+Host labels are capped: per-host counters name the first ``max_host_labels`` hosts that get a
+request and sum the rest as ``other`` (a label never changes its meaning, so counters stay
+monotonic); per-host gauges show the ``max_host_labels`` hosts with the most requests, and
+``crawler_hosts{breaker=...}`` counts every host.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
+
+from crawler.observe.snapshot import HostView, StatusSnapshot, rank_hosts
+
+__all__ = ["CONTENT_TYPE_LATEST", "OTHER", "CrawlMetrics", "HostLabels", "write_textfile"]
+
+OTHER = "other"
+LAST_SUCCESS = "crawler_last_run_success_timestamp_seconds"
+FETCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+LLM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
+BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+class HostLabels:
+    """The label of a host in per-host counters: its name for the first ``limit`` hosts seen,
+    ``other`` after that. Sticky, so a series never changes meaning."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._named: set[str] = set()
+
+    def __call__(self, host: str) -> str:
+        if host in self._named:
+            return host
+        if len(self._named) < self.limit:
+            self._named.add(host)
+            return host
+        return OTHER
+
+
+def status_class(status: int | None) -> str:
+    """``2xx`` .. ``5xx``, or ``error`` when no HTTP response arrived."""
+    if status is None or not 100 <= status <= 599:
+        return "error"
+    return f"{status // 100}xx"
+
+
+class CrawlMetrics:
+    """The metrics of one crawler. ``registry`` is its own (nothing global is touched)."""
+
+    def __init__(self, *, max_host_labels: int = 50, clock: Callable[[], float] = time.time):
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.max_host_labels = max_host_labels
+        self._clock = clock
+        self._labels = HostLabels(max_host_labels)
+        self._traffic: Tally[str] = Tally()  # requests per host (every host), ranks the gauges
+        self._snapshot: StatusSnapshot | None = None
+        r = self.registry
+        self.fetch_latency = Histogram(
+            "crawler_fetch_duration_seconds",
+            "Time of one HTTP exchange (redirects included), by status class.",
+            ["status_class"],
+            buckets=FETCH_BUCKETS,
+            registry=r,
+        )
+        self.responses = Counter(
+            "crawler_responses",
+            "Requests by HTTP status code ('none' when no response arrived).",
+            ["code"],
+            registry=r,
+        )
+        self.responses_by_category = Counter(
+            "crawler_responses_by_category",
+            "Requests by outcome: OK for a stored page, else the failure category.",
+            ["category"],
+            registry=r,
+        )
+        self.bytes = Counter(
+            "crawler_downloaded_bytes", "Response body bytes downloaded.", registry=r
+        )
+        self.host_requests = Counter(
+            "crawler_host_requests", "Requests per host (capped labels).", ["host"], registry=r
+        )
+        self.retries = Counter(
+            "crawler_retries", "Retries scheduled, per host (capped labels).", ["host"], registry=r
+        )
+        self.retry_after_pauses = Counter(
+            "crawler_retry_after_pauses",
+            "Hosts paused by a Retry-After answer, per host (capped labels).",
+            ["host"],
+            registry=r,
+        )
+        self.retry_after_seconds = Counter(
+            "crawler_retry_after_pause_seconds",
+            "Seconds of Retry-After pause asked for, per host (capped labels).",
+            ["host"],
+            registry=r,
+        )
+        self.llm_calls = Counter(
+            "crawler_llm_calls", "Requests sent to the LLM endpoint.", ["outcome"], registry=r
+        )
+        self.llm_cache_hits = Counter(
+            "crawler_llm_cache_hits", "LLM verdicts served from the cache.", registry=r
+        )
+        self.llm_rejected = Counter(
+            "crawler_llm_rejected", "LLM answers rejected as invalid.", registry=r
+        )
+        self.llm_latency = Histogram(
+            "crawler_llm_duration_seconds",
+            "Time of one LLM request.",
+            buckets=LLM_BUCKETS,
+            registry=r,
+        )
+        self.last_success_at: float | None = None  # set by on_run_finished(success=True)
+        self.last_success = Gauge(
+            LAST_SUCCESS,
+            "End of the last run that finished (not stopped, not crashed), Unix time.",
+            registry=r,
+        )
+        self.last_duration = Gauge(
+            "crawler_last_run_duration_seconds", "Duration of the last run.", registry=r
+        )
+        self.last_pages = Gauge(
+            "crawler_last_run_pages_stored", "Pages stored by the last run.", registry=r
+        )
+        self.last_alerts = Gauge(
+            "crawler_last_run_alerts", "Run-over-run alerts raised by the last run.", registry=r
+        )
+        for outcome in ("ok", "failed"):
+            self.llm_calls.labels(outcome)  # both series exist from the start
+        r.register(_LiveCollector(self))
+
+    # -- events (the engine calls these) ------------------------------------------------------
+    def on_response(
+        self, host: str, status: int | None, category: str | None, latency_s: float, nbytes: int
+    ) -> None:
+        """One request ended: ``status`` None when no HTTP response arrived; ``category`` None
+        for a stored page, else the failure's category; ``nbytes`` the body bytes read."""
+        self.fetch_latency.labels(status_class(status)).observe(max(0.0, latency_s))
+        self.responses.labels("none" if status is None else str(status)).inc()
+        self.responses_by_category.labels(category or "OK").inc()
+        if nbytes > 0:
+            self.bytes.inc(nbytes)
+        self._traffic[host] += 1
+        self.host_requests.labels(self._labels(host)).inc()
+
+    def on_retry(self, host: str) -> None:
+        """A retry of a URL of ``host`` was scheduled."""
+        self.retries.labels(self._labels(host)).inc()
+
+    def on_retry_after_pause(self, host: str, seconds: float) -> None:
+        """``host`` was paused for ``seconds`` by a Retry-After answer."""
+        label = self._labels(host)
+        self.retry_after_pauses.labels(label).inc()
+        self.retry_after_seconds.labels(label).inc(max(0.0, seconds))
+
+    def on_llm_call(self, latency_s: float, ok: bool) -> None:
+        """One request to the LLM endpoint: answered (``ok``) or failed (error, timeout)."""
+        self.llm_calls.labels("ok" if ok else "failed").inc()
+        self.llm_latency.observe(max(0.0, latency_s))
+
+    def on_llm_cache_hit(self) -> None:
+        self.llm_cache_hits.inc()
+
+    def on_llm_rejected(self) -> None:
+        """An LLM answer failed validation (the rules decided instead)."""
+        self.llm_rejected.inc()
+
+    def on_run_finished(
+        self, summary: Mapping[str, Any], *, success: bool, alerts: int = 0
+    ) -> None:
+        """End of ``run()``: the last-run gauges; the success timestamp only when ``success``."""
+        if success:
+            self.last_success_at = self._clock()
+            self.last_success.set(self.last_success_at)
+        self.last_duration.set(float(summary.get("duration_s", 0.0) or 0.0))
+        self.last_pages.set(float(summary.get("pages_stored", 0) or 0))
+        self.last_alerts.set(alerts)
+
+    # -- live state ----------------------------------------------------------------------------
+    def update(self, snapshot: StatusSnapshot) -> None:
+        """The state the live families show until the next update."""
+        self._snapshot = snapshot
+
+    def traffic(self) -> Mapping[str, int]:
+        """Requests per host counted by :meth:`on_response` (every host, uncapped)."""
+        return self._traffic
+
+    def top_hosts(self, hosts: Iterable[HostView]) -> list[HostView]:
+        """The ``max_host_labels`` hosts with the most requests (then failures), busiest first."""
+        return rank_hosts(hosts, self.max_host_labels, self._traffic)
+
+    def render(self) -> bytes:
+        """The registry in the Prometheus text format."""
+        return generate_latest(self.registry)
+
+
+class _LiveCollector(Collector):
+    """Families read from the latest snapshot at scrape time."""
+
+    def __init__(self, metrics: CrawlMetrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # families depend on the snapshot; nothing to check at registration
+
+    def collect(self) -> Iterable[Metric]:
+        snap = self._metrics._snapshot
+        if snap is None:
+            return
+        yield from _frontier(snap)
+        yield from _hosts(snap, self._metrics.top_hosts(snap.hosts))
+        yield from _errors(snap)
+        yield from _degradation(snap)
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, value=value)
+
+
+def _frontier(snap: StatusSnapshot) -> Iterable[Metric]:
+    states = GaugeMetricFamily("crawler_frontier_urls", "URLs by frontier state.", labels=["state"])
+    f = snap.frontier
+    for state, value in (
+        ("pending", f.pending),
+        ("leased", f.leased),
+        ("waiting", f.waiting),
+        ("done", f.done),
+        ("dead", f.dead),
+    ):
+        if value is not None:
+            states.add_metric([state], value)
+    yield states
+    yield _gauge("crawler_dlq_entries", "Entries in the dead-letter queue.", snap.dlq_items)
+    yield _gauge("crawler_in_flight_requests", "Requests in flight now.", snap.in_flight)
+    yield _gauge("crawler_pages_ok", "Pages stored in the state dir (all runs).", snap.pages_ok)
+
+
+def _hosts(snap: StatusSnapshot, top: list[HostView]) -> Iterable[Metric]:
+    counts: Tally[str] = Tally({"closed": 0, "half_open": 0, "open": 0, "given_up": 0})
+    for h in snap.hosts:
+        counts["given_up" if h.given_up else h.breaker_state] += 1
+    hosts = GaugeMetricFamily(
+        "crawler_hosts", "Hosts by circuit breaker state (all hosts).", labels=["breaker"]
+    )
+    for state, n in counts.items():
+        hosts.add_metric([state], n)
+    yield hosts
+    breaker = GaugeMetricFamily(
+        "crawler_host_breaker_state",
+        "Circuit breaker per host: 0 closed, 1 half-open, 2 open (busiest hosts).",
+        labels=["host"],
+    )
+    concurrency = GaugeMetricFamily(
+        "crawler_host_throttle_concurrency",
+        "Requests in flight the throttle allows per host (busiest hosts).",
+        labels=["host"],
+    )
+    delay = GaugeMetricFamily(
+        "crawler_host_throttle_delay_seconds",
+        "Delay between requests the throttle imposes per host (busiest hosts).",
+        labels=["host"],
+    )
+    paused = GaugeMetricFamily(
+        "crawler_host_retry_after_remaining_seconds",
+        "Seconds left of a Retry-After pause per host (busiest hosts).",
+        labels=["host"],
+    )
+    for h in top:
+        breaker.add_metric([h.host], BREAKER_VALUES.get(h.breaker_state, 2))
+        concurrency.add_metric([h.host], h.concurrency)
+        delay.add_metric([h.host], h.delay_s)
+        paused.add_metric([h.host], h.paused_for_s)
+    yield from (breaker, concurrency, delay, paused)
+
+
+def _errors(snap: StatusSnapshot) -> Iterable[Metric]:
+    # Counted by the analytics (every recorded failure: robots.txt and deferrals included).
+    errors = CounterMetricFamily(
+        "crawler_errors",
+        "Failures recorded by the error analytics, by category.",
+        labels=["category"],
+    )
+    for category, n in sorted(snap.errors.get("by_category", {}).items()):
+        errors.add_metric([category], n)
+    yield errors
+    yield _gauge(
+        "crawler_errors_per_minute",
+        "Failures per minute over the analytics window.",
+        float(snap.errors.get("errors_per_minute", 0.0) or 0.0),
+    )
+
+
+def _degradation(snap: StatusSnapshot) -> Iterable[Metric]:
+    status = snap.degradation
+    degraded = status is not None and status.is_degraded
+    yield _gauge("crawler_degraded", "1 while the crawl runs in degraded mode.", int(degraded))
+    features = GaugeMetricFamily(
+        "crawler_degraded_feature",
+        "1 for each feature running on its fallback.",
+        labels=["feature"],
+    )
+    since = status.since if status is not None else None
+    for impairment in status.impairments if status is not None else ():
+        features.add_metric([impairment.feature.value], 1)
+    yield features
+    if since is not None:
+        yield _gauge(
+            "crawler_degraded_since_timestamp_seconds",
+            "When the current degraded mode began, Unix time.",
+            since,
+        )
+
+
+def write_textfile(path: str | Path, metrics: CrawlMetrics) -> None:
+    """The last-run gauges as a node_exporter textfile (``*.prom``), written atomically.
+
+    A run that did not succeed keeps the success time the file already had, so an alert on
+    ``time() - crawler_last_run_success_timestamp_seconds`` sees the last real success."""
+    target = Path(path)
+    if metrics.last_success_at is None:
+        previous = _read_gauge(target, LAST_SUCCESS)
+        if previous:
+            metrics.last_success.set(previous)
+    registry = CollectorRegistry(auto_describe=True)
+    for gauge in (
+        metrics.last_success,
+        metrics.last_duration,
+        metrics.last_pages,
+        metrics.last_alerts,
+    ):
+        registry.register(_Only(gauge))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(generate_latest(registry))
+    tmp.replace(target)
+
+
+def _read_gauge(path: Path, name: str) -> float | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    try:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name:
+                    return float(sample.value)
+    except ValueError:  # not a textfile we wrote: start afresh
+        return None
+    return None
+
+
+class _Only(Collector):
+    """Exposes one metric of another registry (a gauge cannot be in two registries)."""
+
+    def __init__(self, metric: Gauge) -> None:
+        self._metric = metric
+
+    def collect(self) -> Iterable[Metric]:
+        return self._metric.collect()
