@@ -19,9 +19,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from crawler.records import Category, FailureRecord, Severity, iso
 from crawler.web.urls import host_key, normalize
 
-__all__ = ["ACK_KEY", "MAX_ACKS", "AckStore", "MetaStore", "ReportError", "parse_report"]
+__all__ = [
+    "ACK_KEY",
+    "MAX_ACKS",
+    "MAX_REPORT_BYTES",
+    "AckStore",
+    "MetaStore",
+    "ReportError",
+    "parse_report",
+]
 
 ACK_KEY = "acknowledged_notifications"
+MAX_REPORT_BYTES = 16 * 1024
 MAX_ACKS = 1000  # newest kept; notifications older than that have long left the list
 
 

@@ -155,8 +155,8 @@ class StatusSnapshot:
 
     status: str = "idle"
     pages_ok: int = 0  # pages stored in the state dir (all runs)
-    pages_stored: int = 0  # stored by this run
-    pages_failed: int = 0  # sent to the DLQ by this run
+    pages_stored: int | None = None  # stored by this run (None: not known)
+    pages_failed: int | None = None  # sent to the DLQ by this run (None: not known)
     requests: int = 0
     retries: int = 0
     in_flight: int = 0

@@ -36,7 +36,13 @@ from crawler.observe.dashboard import (
     dashboard_view,
 )
 from crawler.observe.metrics import CONTENT_TYPE_LATEST, CrawlMetrics
-from crawler.observe.reports import AckStore, MetaStore, ReportError, parse_report
+from crawler.observe.reports import (
+    MAX_REPORT_BYTES,
+    AckStore,
+    MetaStore,
+    ReportError,
+    parse_report,
+)
 from crawler.observe.snapshot import StatusSnapshot, rank_hosts
 
 __all__ = ["Snapshot", "StatusServer"]
@@ -46,7 +52,6 @@ log = logging.getLogger("crawler.status")
 # The engine's snapshot: a StatusSnapshot, or the older plain dict (StatusSnapshot.from_legacy).
 Snapshot = Callable[[], Awaitable[StatusSnapshot | Mapping[str, Any]]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-MAX_REPORT_BYTES = 16 * 1024
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
