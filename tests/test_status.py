@@ -214,6 +214,19 @@ async def test_token_guards_posts(make_config: Callable[..., Config]) -> None:
         assert (await get_json(http, server.url + "/health"))["status"] == "idle"  # GETs: open
 
 
+async def test_server_from_config(make_config: Callable[..., Config]) -> None:
+    cfg = make_config(status__port=0, status__token="tok-1", status__sample_interval_s=0.5)
+    async with AdaptiveCrawler(cfg) as crawler:
+        server = StatusServer.from_config(cfg.status, crawler.status_snapshot)
+        assert server.rates.interval_s == 0.5
+        async with server, aiohttp.ClientSession() as http:
+            ack = server.url + "/api/errors/acknowledge/x"
+            async with http.post(ack) as resp:
+                assert resp.status == 401
+            async with http.post(ack, headers={"Authorization": "Bearer tok-1"}) as resp:
+                assert resp.status == 404  # past the token: no such notification
+
+
 async def test_cross_site_requests_are_refused(make_config: Callable[..., Config]) -> None:
     async with (
         AdaptiveCrawler(make_config()) as crawler,

@@ -77,6 +77,9 @@ class CrawlMetrics:
         self._labels = HostLabels(max_host_labels)
         self._traffic: Tally[str] = Tally()  # requests per host (every host), ranks the gauges
         self._snapshot: StatusSnapshot | None = None
+        self._by_status: dict[int | None, tuple[Histogram, Counter]] = {}
+        self._by_category: dict[str, Counter] = {}
+        self._host_requests: dict[str, Counter] = {}  # at most one child per host seen
         r = self.registry
         self.fetch_latency = Histogram(
             "crawler_fetch_duration_seconds",
@@ -158,13 +161,27 @@ class CrawlMetrics:
     ) -> None:
         """One request ended: ``status`` None when no HTTP response arrived; ``category`` None
         for a stored page, else the failure's category; ``nbytes`` the body bytes read."""
-        self.fetch_latency.labels(status_class(status)).observe(max(0.0, latency_s))
-        self.responses.labels("none" if status is None else str(status)).inc()
-        self.responses_by_category.labels(category or "OK").inc()
+        # The hot path: children looked up once per label value (``labels()`` takes a lock).
+        by_status = self._by_status.get(status)
+        if by_status is None:
+            by_status = self._by_status[status] = (
+                self.fetch_latency.labels(status_class(status)),
+                self.responses.labels("none" if status is None else str(status)),
+            )
+        by_status[0].observe(max(0.0, latency_s))
+        by_status[1].inc()
+        key = category or "OK"
+        outcome = self._by_category.get(key)
+        if outcome is None:
+            outcome = self._by_category[key] = self.responses_by_category.labels(key)
+        outcome.inc()
         if nbytes > 0:
             self.bytes.inc(nbytes)
         self._traffic[host] += 1
-        self.host_requests.labels(self._labels(host)).inc()
+        requests = self._host_requests.get(host)
+        if requests is None:
+            requests = self._host_requests[host] = self.host_requests.labels(self._labels(host))
+        requests.inc()
 
     def on_retry(self, host: str) -> None:
         """A retry of a URL of ``host`` was scheduled."""
