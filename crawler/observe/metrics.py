@@ -5,10 +5,11 @@ Two kinds of family (the list is in docs/operations.md):
 - **events**, counted as they happen: the engine calls the typed ``on_*`` methods of
   :class:`CrawlMetrics` (fetch latency by status class, responses by code and by category,
   bytes, retries, Retry-After pauses, LLM calls / cache hits / latency / rejected answers);
-- **live state**, read at scrape time from the latest :class:`StatusSnapshot` handed to
-  :meth:`CrawlMetrics.update` (frontier by state, DLQ, breaker and throttle per host, errors by
-  category, the degradation mode). Storage calls are async and a scrape is not, so the status
-  server refreshes the snapshot before it renders ``/metrics`` and every sample interval.
+- **live state**, read at scrape time (``live_metrics.py``) from the latest
+  :class:`StatusSnapshot` handed to :meth:`CrawlMetrics.update` (frontier by state, DLQ,
+  breaker and throttle per host, errors by category, the degradation mode). Storage calls
+  are async and a scrape is not, so the status server refreshes the snapshot before it
+  renders ``/metrics`` and every sample interval.
 
 Host labels are capped: per-host counters name the first ``max_host_labels`` hosts that get a
 request and sum the rest as ``other`` (a label never changes its meaning, so counters stay
@@ -26,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
+from crawler.observe.live_metrics import LiveCollector
 from crawler.observe.snapshot import HostView, StatusSnapshot, rank_hosts
 
 __all__ = ["CONTENT_TYPE_LATEST", "OTHER", "CrawlMetrics", "HostLabels", "write_textfile"]
@@ -40,7 +41,6 @@ OTHER = "other"
 LAST_SUCCESS = "crawler_last_run_success_timestamp_seconds"
 FETCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 LLM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
-BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
 
 class HostLabels:
@@ -153,7 +153,7 @@ class CrawlMetrics:
         )
         for outcome in ("ok", "failed"):
             self.llm_calls.labels(outcome)  # both series exist from the start
-        r.register(_LiveCollector(self))
+        r.register(LiveCollector(lambda: self._snapshot, self.top_hosts))
 
     # -- events (the engine calls these) ------------------------------------------------------
     def on_response(
@@ -232,123 +232,6 @@ class CrawlMetrics:
     def render(self) -> bytes:
         """The registry in the Prometheus text format."""
         return generate_latest(self.registry)
-
-
-class _LiveCollector(Collector):
-    """Families read from the latest snapshot at scrape time."""
-
-    def __init__(self, metrics: CrawlMetrics) -> None:
-        self._metrics = metrics
-
-    def describe(self) -> Iterable[Metric]:
-        return []  # families depend on the snapshot; nothing to check at registration
-
-    def collect(self) -> Iterable[Metric]:
-        snap = self._metrics._snapshot
-        if snap is None:
-            return
-        yield from _frontier(snap)
-        yield from _hosts(snap, self._metrics.top_hosts(snap.hosts))
-        yield from _errors(snap)
-        yield from _degradation(snap)
-
-
-def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, doc, value=value)
-
-
-def _frontier(snap: StatusSnapshot) -> Iterable[Metric]:
-    states = GaugeMetricFamily("crawler_frontier_urls", "URLs by frontier state.", labels=["state"])
-    f = snap.frontier
-    for state, value in (
-        ("pending", f.pending),
-        ("leased", f.leased),
-        ("waiting", f.waiting),
-        ("done", f.done),
-        ("dead", f.dead),
-    ):
-        if value is not None:
-            states.add_metric([state], value)
-    yield states
-    yield _gauge("crawler_dlq_entries", "Entries in the dead-letter queue.", snap.dlq_items)
-    yield _gauge("crawler_in_flight_requests", "Requests in flight now.", snap.in_flight)
-    yield _gauge("crawler_pages_ok", "Pages stored in the state dir (all runs).", snap.pages_ok)
-
-
-def _hosts(snap: StatusSnapshot, top: list[HostView]) -> Iterable[Metric]:
-    counts: Tally[str] = Tally({"closed": 0, "half_open": 0, "open": 0, "given_up": 0})
-    for h in snap.hosts:
-        counts["given_up" if h.given_up else h.breaker_state] += 1
-    hosts = GaugeMetricFamily(
-        "crawler_hosts", "Hosts by circuit breaker state (all hosts).", labels=["breaker"]
-    )
-    for state, n in counts.items():
-        hosts.add_metric([state], n)
-    yield hosts
-    breaker = GaugeMetricFamily(
-        "crawler_host_breaker_state",
-        "Circuit breaker per host: 0 closed, 1 half-open, 2 open (busiest hosts).",
-        labels=["host"],
-    )
-    concurrency = GaugeMetricFamily(
-        "crawler_host_throttle_concurrency",
-        "Requests in flight the throttle allows per host (busiest hosts).",
-        labels=["host"],
-    )
-    delay = GaugeMetricFamily(
-        "crawler_host_throttle_delay_seconds",
-        "Delay between requests the throttle imposes per host (busiest hosts).",
-        labels=["host"],
-    )
-    paused = GaugeMetricFamily(
-        "crawler_host_retry_after_remaining_seconds",
-        "Seconds left of a Retry-After pause per host (busiest hosts).",
-        labels=["host"],
-    )
-    for h in top:
-        breaker.add_metric([h.host], BREAKER_VALUES.get(h.breaker_state, 2))
-        concurrency.add_metric([h.host], h.concurrency)
-        delay.add_metric([h.host], h.delay_s)
-        paused.add_metric([h.host], h.paused_for_s)
-    yield from (breaker, concurrency, delay, paused)
-
-
-def _errors(snap: StatusSnapshot) -> Iterable[Metric]:
-    # Counted by the analytics (every recorded failure: robots.txt and deferrals included).
-    errors = CounterMetricFamily(
-        "crawler_errors",
-        "Failures recorded by the error analytics, by category.",
-        labels=["category"],
-    )
-    for category, n in sorted(snap.errors.get("by_category", {}).items()):
-        errors.add_metric([category], n)
-    yield errors
-    yield _gauge(
-        "crawler_errors_per_minute",
-        "Failures per minute over the analytics window.",
-        float(snap.errors.get("errors_per_minute", 0.0) or 0.0),
-    )
-
-
-def _degradation(snap: StatusSnapshot) -> Iterable[Metric]:
-    status = snap.degradation
-    degraded = status is not None and status.is_degraded
-    yield _gauge("crawler_degraded", "1 while the crawl runs in degraded mode.", int(degraded))
-    features = GaugeMetricFamily(
-        "crawler_degraded_feature",
-        "1 for each feature running on its fallback.",
-        labels=["feature"],
-    )
-    since = status.since if status is not None else None
-    for impairment in status.impairments if status is not None else ():
-        features.add_metric([impairment.feature.value], 1)
-    yield features
-    if since is not None:
-        yield _gauge(
-            "crawler_degraded_since_timestamp_seconds",
-            "When the current degraded mode began, Unix time.",
-            since,
-        )
 
 
 def write_textfile(path: str | Path, metrics: CrawlMetrics) -> None:
