@@ -221,6 +221,7 @@ class CrawlSummary:
     llm_cache_hits: int = 0
     llm_rejected: int = 0
     stopped: bool = False  # ended by a signal / request_stop()
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # run-over-run checks that fired
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -13,12 +13,15 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from crawler.config import (
+    AlertsConfig,
     BreakerConfig,
     Config,
     CrawlConfig,
+    DegradationConfig,
     FetchConfig,
     LLMConfig,
     LogConfig,
+    MetricsConfig,
     RetryConfig,
     StatusConfig,
     StorageConfig,
@@ -42,6 +45,9 @@ SECTION_MODELS: dict[str, type[Any]] = {
     "storage": StorageConfig,
     "status": StatusConfig,
     "log": LogConfig,
+    "metrics": MetricsConfig,
+    "degradation": DegradationConfig,
+    "alerts": AlertsConfig,
 }
 
 

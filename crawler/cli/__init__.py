@@ -1,7 +1,11 @@
 """The command line: arguments → config → crawler; our root error → message and exit code.
 
 Exit codes: 0 finished (failures parked in the DLQ are not an error), 1 unexpected error,
-2 bad configuration or usage, 3 the state dir's lock is held by another run.
+2 bad configuration or usage, 3 the state dir's lock is held by another run, and
+``[alerts] exit_code`` (4..125, off by default) when a run raised run-over-run alerts.
+
+``stats`` and ``dlq list/show/export`` only read: they open the state read-only and without
+the lock, so they work while a crawl runs. ``dlq retry/purge`` change it and take the lock.
 """
 
 from __future__ import annotations
@@ -11,16 +15,22 @@ import asyncio
 import contextlib
 import json
 import logging
+import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from rich.console import Console
+from rich.table import Table
+
 from crawler.cli.checks import check_paths, check_run
 from crawler.config import Config, load_config
 from crawler.crawler import AdaptiveCrawler
 from crawler.errors import ConfigError, CrawlerError, LockHeldError
+from crawler.observe.alerts import exit_code as alerts_exit_code
+from crawler.observe.alerts import load_history
 from crawler.observe.progress import Progress
 from crawler.records import CrawlSummary, DLQEntry
 from crawler.redact import RedactingFilter, json_for_terminal, one_line, safe_for_terminal
@@ -76,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="frontier and DLQ counts of a state dir")
     common(stats)
     stats.add_argument("--json", action="store_true")
+    stats.add_argument("--history", action="store_true", help="the kept runs, one a row")
 
     dlq = sub.add_parser("dlq", help="inspect and act on the dead-letter queue")
     dsub = dlq.add_subparsers(dest="dlq_command", required=True, parser_class=_Parser)
@@ -198,6 +209,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return _run_crawl(cfg, args.seeds)
     state_dir = _existing_state_dir(cfg)
     if args.command == "stats":
+        if args.history:
+            return asyncio.run(_history(cfg, state_dir, as_json=args.json))
         return asyncio.run(_stats(cfg, state_dir, as_json=args.json))
     if args.command == "dlq" and args.dlq_command == "retry":
         check_paths(cfg)
@@ -241,13 +254,16 @@ async def _crawl(cfg: Config, seeds: Sequence[str]) -> int:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
     _print_summary(summary, crawler.config.crawl.summary_path)
-    return EXIT_OK
+    return alerts_exit_code(cfg.alerts, summary.alerts)
 
 
 def _print_summary(summary: CrawlSummary, path: Path) -> None:
     print(f"crawl finished: {summary.headline()}", file=sys.stderr)
     if summary.breakers:
         print(f"circuit breakers: {json.dumps(summary.breakers)}", file=sys.stderr)
+    for alert in summary.alerts:
+        message = alert.get("message", alert)
+        print(f"alert: {message}", file=sys.stderr)
     print(f"summary written to {path}", file=sys.stderr)
 
 
@@ -260,14 +276,20 @@ def _existing_state_dir(cfg: Config) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def _open_state(cfg: Config, state_dir: Path) -> AsyncIterator[Storage]:
-    """The state dir's storage under its lock, for commands that are not a crawl."""
-    with StateLock(state_dir):
+async def _open_state(
+    cfg: Config, state_dir: Path, *, read_only: bool = False
+) -> AsyncIterator[Storage]:
+    """The state dir's storage for commands that are not a crawl: under its lock to change it,
+    read-only and without the lock to read it (a crawl may be running)."""
+    with contextlib.ExitStack() as stack:
+        if not read_only:
+            stack.enter_context(StateLock(state_dir))
         storage = open_storage(
             cfg.storage.backend,
             state_dir,
             cfg.storage.redis_url,
             lease_timeout_s=cfg.storage.lease_timeout_s,
+            read_only=read_only,
         )
         await storage.open()
         try:
@@ -276,8 +298,37 @@ async def _open_state(cfg: Config, state_dir: Path) -> AsyncIterator[Storage]:
             await storage.close()
 
 
+async def _history(cfg: Config, state_dir: Path, *, as_json: bool) -> int:
+    async with _open_state(cfg, state_dir, read_only=True) as storage:
+        runs = await load_history(storage)
+    if as_json:
+        print(json.dumps([r.to_dict() for r in runs], indent=2))
+        return EXIT_OK
+    if not runs:
+        print("no run kept in this state dir yet")
+        return EXIT_OK
+    table = Table(title=f"runs kept in {state_dir} (oldest first)")
+    columns = ("finished", "duration s", "stored", "failed", "failure rate", "requests")
+    for name in (*columns, "retries", "DLQ", "alerts"):
+        table.add_column(name, justify="left" if name == "finished" else "right")
+    for r in runs:
+        table.add_row(
+            r.finished_at + (" (stopped)" if r.stopped else ""),
+            f"{r.duration_s:.1f}",
+            str(r.pages_stored),
+            str(r.pages_failed),
+            f"{r.failure_rate:.1%}",
+            str(r.requests),
+            str(r.retries),
+            str(r.dlq_items),
+            str(r.alerts) if r.alerts else "",
+        )
+    Console(width=max(120, shutil.get_terminal_size().columns)).print(table)
+    return EXIT_OK
+
+
 async def _stats(cfg: Config, state_dir: Path, *, as_json: bool) -> int:
-    async with _open_state(cfg, state_dir) as storage:
+    async with _open_state(cfg, state_dir, read_only=True) as storage:
         counts = await storage.counts()
         entries = await storage.dlq_list()
     by_category: dict[str, int] = {}
@@ -286,6 +337,7 @@ async def _stats(cfg: Config, state_dir: Path, *, as_json: bool) -> int:
         by_category[cat] = by_category.get(cat, 0) + 1
     data = {
         "pending": counts.pending,
+        "leased": counts.leased,
         "done": counts.done,
         "dead": counts.dead,
         "dlq_items": len(entries),
@@ -305,7 +357,7 @@ async def _dlq(cfg: Config, state_dir: Path, args: argparse.Namespace) -> int:
         raise ConfigError(f"dlq {cmd}", "", "--all or at least one entry ID")
     if cmd == "retry":
         return await _dlq_retry(cfg, state_dir, None if args.all else list(args.ids))
-    async with _open_state(cfg, state_dir) as storage:
+    async with _open_state(cfg, state_dir, read_only=cmd != "purge") as storage:
         if cmd == "list":
             entries = await storage.dlq_list(args.category, args.host, args.since)
             _print_entries(entries, as_json=args.json)

@@ -9,18 +9,25 @@ scheduled on the running loop (``drain()`` waits for those still running).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import logging
 import re
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from crawler.records import Analysis, FailureRecord, Severity
 
-__all__ = ["ErrorAnalytics", "ErrorCallback", "normalise_message"]
+__all__ = [
+    "ErrorAnalytics",
+    "ErrorCallback",
+    "filter_notifications",
+    "normalise_message",
+    "notification_id",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,38 @@ def normalise_message(message: str) -> str:
     text = _HEX_RE.sub("<id>", text)
     text = _NUM_RE.sub("<n>", text)
     return _SPACE_RE.sub(" ", text).strip()[:200]
+
+
+def notification_id(record: FailureRecord) -> str:
+    """A notification's id: the record's correlation id, else a digest of what identifies it
+    (stable across processes, so an acknowledgement persisted in the state keeps its meaning)."""
+    if record.correlation_id:
+        return record.correlation_id
+    key = "\x1f".join(
+        (record.timestamp, record.url, record.category.value, record.message, str(record.attempt))
+    )
+    return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:12]
+
+
+def filter_notifications(
+    entries: Iterable[Mapping[str, Any]],
+    *,
+    severity: str | None = None,
+    limit: int = MAX_NOTIFICATIONS,
+    exclude: Collection[str] = (),
+) -> list[dict[str, Any]]:
+    """``entries`` (oldest first) newest first: of one ``severity`` when given, without the ids
+    in ``exclude`` (acknowledged ones), at most ``limit``."""
+    out: list[dict[str, Any]] = []
+    for entry in reversed(list(entries)):
+        if len(out) >= limit:
+            break
+        if severity is not None and entry.get("severity") != severity:
+            continue
+        if entry.get("id") in exclude:
+            continue
+        out.append(dict(entry))
+    return out
 
 
 @dataclass(slots=True)
@@ -129,7 +168,7 @@ class ErrorAnalytics:
         }
         self._history.append(entry)
         if severity in _NOTIFY:
-            self._notifications.append(entry)
+            self._notifications.append({"id": notification_id(record), **entry})
         self._group(record)
         for callback in list(self._callbacks):
             self._run_callback(callback, record, analysis)
@@ -201,6 +240,18 @@ class ErrorAnalytics:
         """The ``n`` largest message groups, largest first."""
         groups = sorted(self._groups.values(), key=lambda g: g.count, reverse=True)
         return [g.to_dict() for g in groups[:n]]
+
+    def notifications(
+        self,
+        *,
+        severity: str | None = None,
+        limit: int = MAX_NOTIFICATIONS,
+        exclude: Collection[str] = (),
+    ) -> list[dict[str, Any]]:
+        """HIGH and CRITICAL errors, newest first (see :func:`filter_notifications`)."""
+        return filter_notifications(
+            self._notifications, severity=severity, limit=limit, exclude=exclude
+        )
 
     def snapshot(self) -> dict[str, Any]:
         """Plain data: counters, breakdowns, rate, top error groups, the history tail."""

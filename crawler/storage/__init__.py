@@ -14,14 +14,23 @@ STATE_FILE = "state.sqlite3"
 
 
 def open_storage(
-    cfg_backend: str, state_dir: Path, redis_url: str = "", *, lease_timeout_s: float = 300.0
+    cfg_backend: str,
+    state_dir: Path,
+    redis_url: str = "",
+    *,
+    lease_timeout_s: float = 300.0,
+    read_only: bool = False,
 ) -> Storage:
     """The configured backend, not yet opened (``await storage.open()`` does that).
 
     Redis: the keys' namespace is the ``namespace`` query parameter of ``redis_url`` when it has
-    one, else derived from the absolute ``state_dir`` (see ``crawler.storage.redis``)."""
+    one, else derived from the absolute ``state_dir`` (see ``crawler.storage.redis``).
+
+    ``read_only`` (commands that only read, beside a running crawl): SQLite opens its file
+    read-only and leaves leases alone; Redis is shared by design and opens as usual (it only
+    reclaims leases that have expired)."""
     if cfg_backend == "sqlite":
-        return SQLiteStorage(Path(state_dir) / STATE_FILE)
+        return SQLiteStorage(Path(state_dir) / STATE_FILE, read_only=read_only)
     if cfg_backend == "redis":
         # redis-py is an optional extra: only a Redis crawl imports it.
         from crawler.storage.redis import RedisStorage, redis_target

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from crawler.errors import StorageError
 from crawler.records import DLQEntry, iso
@@ -125,10 +126,22 @@ class SQLiteStorage:
     Nothing is opened in ``__init__``; :meth:`open` creates or opens the file and turns leases
     left by a dead run back into pending URLs. ``clock`` stamps DLQ entries that come without
     times.
+
+    ``read_only``: open an existing file for reading only, beside a crawl that may be running
+    (WAL lets readers see the last commit while it writes): no lock is needed, nothing is
+    created, leases are left alone, and every write raises ``StorageError``. Counts are those
+    of the moment it was opened.
     """
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        read_only: bool = False,
+    ) -> None:
         self.path = Path(path)
+        self.read_only = read_only
         self._clock = clock
         self._db: sqlite3.Connection | None = None
         self._known: set[int] = set()
@@ -143,6 +156,9 @@ class SQLiteStorage:
     async def open(self) -> None:
         """Create or open the file; a file that is not an SQLite database is a StorageError."""
         if self._db is not None:
+            return
+        if self.read_only:
+            self._open_read_only()
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,13 +177,41 @@ class SQLiteStorage:
             db.close()
             raise
 
-    def _prepare(self, db: sqlite3.Connection) -> None:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
+    def _open_read_only(self) -> None:
+        if not self.path.is_file():
+            raise StorageError(f"{self.path}: no state database to read")
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        try:
+            db = sqlite3.connect(uri, uri=True, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self.path}: cannot open the state database: {exc}") from exc
+        try:
+            with self._errors("open"):
+                db.execute("PRAGMA busy_timeout = 5000")
+                if self._check_version(db) == 0:
+                    raise StorageError(f"{self.path}: not an initialised state database")
+                self._load_counts(db)
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+
+    def _check_version(self, db: sqlite3.Connection) -> int:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise StorageError(
                 f"{self.path}: schema version {version} was written by a newer crawler"
                 f" (this one reads version {SCHEMA_VERSION})"
             )
+        return version
+
+    def _load_counts(self, db: sqlite3.Connection) -> None:
+        self._counts = [0, 0, 0, 0, 0]
+        for status, n in db.execute("SELECT status, count(*) FROM urls GROUP BY status"):
+            self._counts[status] = n
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        version = self._check_version(db)
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA busy_timeout = 5000")  # a `crawler dlq ...` may write meanwhile
@@ -183,9 +227,7 @@ class SQLiteStorage:
         # Leases belong to the process that took them; that process is gone.
         db.execute(f"UPDATE urls SET status = {PENDING} WHERE status = {LEASED}")
         db.execute("COMMIT")
-        self._counts = [0, 0, 0, 0, 0]
-        for status, n in db.execute("SELECT status, count(*) FROM urls GROUP BY status"):
-            self._counts[status] = n
+        self._load_counts(db)
         self._pending_by_host = dict(
             db.execute(f"SELECT host, count(*) FROM urls WHERE status = {PENDING} GROUP BY host")
         )
@@ -209,6 +251,8 @@ class SQLiteStorage:
 
     async def commit(self, out_path: str | None = None, out_offset: int | None = None) -> None:
         """End the open transaction: every staged write, and the results file offset, at once."""
+        if self.read_only:
+            return  # nothing can be staged
         with self._errors("commit"):
             if out_path is not None and out_offset is not None:
                 self._set_meta(_OUT_OFFSET_KEY + out_path, out_offset)
@@ -228,6 +272,8 @@ class SQLiteStorage:
 
     def _write(self) -> sqlite3.Connection:
         """The connection, inside the one open write transaction (begun on first use)."""
+        if self.read_only:
+            raise StorageError(f"{self.path}: opened read-only; this command cannot change it")
         db = self._conn()
         if not db.in_transaction:
             db.execute("BEGIN IMMEDIATE")
