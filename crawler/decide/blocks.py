@@ -32,8 +32,8 @@ from crawler.decide.blocks_legacy import (
     looks_blocked,
     may_contain_words,
 )
-from crawler.decide.blocks_phrases import PHRASES, TITLE_WORDS, Phrase
-from crawler.decide.blocks_vendors import HEADER_TRIGGERS, MARKERS, match_vendors
+from crawler.decide.blocks_phrases import PHRASES, STEMS, TITLE_WORDS, Phrase
+from crawler.decide.blocks_vendors import HEADER_TRIGGERS, MARKERS, match_vendors, quoted
 from crawler.decide.page_features import (
     SCAN_BYTES,
     PageDoc,
@@ -135,11 +135,32 @@ class PageVerdict:
 # -- the pre-check --------------------------------------------------------------------------
 
 
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'"})
+_CONTRACTIONS = (
+    (re.compile(r"\bcan't\b"), "cannot"),
+    (re.compile(r"\bwon't\b"), "will not"),
+    (re.compile(r"\b(\w+)n't\b"), r"\1 not"),
+    (re.compile(r"\b(you|we|they)'re\b"), r"\1 are"),
+    (re.compile(r"\b(it|that|there)'s\b"), r"\1 is"),
+    (re.compile(r"\bi'm\b"), "i am"),
+)
+
+
+def fold(text: str) -> str:
+    """Lower-case with apostrophes unified and English contractions spelled out, so "You're"
+    and "you are", "can’t" and "cannot" match the same phrase."""
+    text = text.lower().translate(_APOSTROPHES)
+    if "'" in text:
+        for pattern, replacement in _CONTRACTIONS:
+            text = pattern.sub(replacement, text)
+    return text
+
+
 def _needle(phrase: Phrase) -> str:
     """The literal the pre-check looks for in the lower-cased bytes for ``phrase``: its longest
     ASCII run of 4+ letters (bytes.lower() folds ASCII only); else, for scripts without case,
     the phrase itself; else its longest word minus the first letter (case varies there)."""
-    runs = re.findall(r"[a-z][a-z'&-]{3,}", phrase.text)
+    runs = re.findall(r"(?<!['a-z])[a-z][a-z&-]{3,}(?!['a-z])", phrase.text)
     if runs:
         return str(max(runs, key=len))
     if phrase.text == phrase.text.upper():  # no case: CJK, Arabic, kana, Hangul
@@ -152,11 +173,15 @@ def _case_forms(needle: str) -> tuple[str, ...]:
 
 
 PHRASE_NEEDLES: Mapping[Phrase, str] = {p: _needle(p) for p in PHRASES}
+STEM_NEEDLES: Mapping[Phrase, str] = {p: _needle(p) for p in STEMS}
+# Phrases are matched folded (fold) against folded text.
+_FOLDED: Mapping[Phrase, str] = {p: fold(p.text) for p in (*PHRASES, *STEMS)}
 _PASSWORD_NEEDLES = ('"password"', "'password'", "=password")
 _ALL_NEEDLES: tuple[str, ...] = tuple(
     dict.fromkeys(
         [m.needle for m in MARKERS if m.needle]
         + [form for needle in PHRASE_NEEDLES.values() for form in _case_forms(needle)]
+        + [form for needle in STEM_NEEDLES.values() for form in _case_forms(needle)]
         + list(_PASSWORD_NEEDLES)
         + ["g-recaptcha", "h-captcha", "cf-turnstile", "hcaptcha.com", "turnstile/v0"]
     )
@@ -266,7 +291,6 @@ class _Evidence:
             self.reasons[kind].append(f"{reason} {points:+g}")
 
 
-_QUOTES = frozenset("\"'“”„«»‘’‚「『《〈")
 # A title or heading is split at its separators ("Page not found – Example Blog").
 _PART_SPLIT = re.compile(r"\s[|\-–—·:]{1,2}\s|\s\|\s*| \| ")
 
@@ -280,7 +304,7 @@ def _said(text: str, phrase: str, *, whole: bool) -> float:
     for part in _PART_SPLIT.split(text) if whole else (text,):
         start = part.find(phrase)
         while start >= 0:
-            if not (start and part[start - 1] in _QUOTES):
+            if not quoted(part, start):
                 if not whole:
                     return 1.0
                 best = max(best, 1.0 if len(phrase) >= 0.5 * len(part.strip()) else 0.5)
@@ -290,10 +314,10 @@ def _said(text: str, phrase: str, *, whole: bool) -> float:
 
 def _phrases(ev: _Evidence, f: PageFeatures, trig: Triggers, login_context: bool) -> None:
     places = {
-        "title": f.title.lower(),
-        "heading": f.headings.lower(),
-        "text": f.text_head[:_TEXT_CHARS_FOR_PHRASES].lower(),
-        "noscript": f.noscript_text.lower(),
+        "title": fold(f.title),
+        "heading": fold(f.headings),
+        "text": fold(f.text_head[:_TEXT_CHARS_FOR_PHRASES]),
+        "noscript": fold(f.noscript_text),
     }
     best: dict[tuple[PageKind, str], tuple[float, str]] = {}
     for phrase, needle in PHRASE_NEEDLES.items():
@@ -302,21 +326,40 @@ def _phrases(ev: _Evidence, f: PageFeatures, trig: Triggers, login_context: bool
         kind = PageKind(phrase.kind)
         if kind is PageKind.LOGIN and not (phrase.strong or login_context):
             continue  # "forgot password" is in every site header; it counts next to a form
+        in_title = _FOLDED[phrase] in places["title"]
+        in_heading = _FOLDED[phrase] in places["heading"]
         for place, text in places.items():
-            said = _said(text, phrase.text, whole=place in ("title", "heading"))
+            if in_heading and place in ("text", "noscript"):
+                continue  # the body repeating its heading adds nothing
+            said = _said(text, _FOLDED[phrase], whole=place in ("title", "heading"))
+            if in_title and place == "heading":
+                said /= 2  # a heading repeating the title adds half
             points = said * _PHRASE_POINTS[place][0 if phrase.strong else 1]
             if points > best.get((kind, place), (0.0, ""))[0]:
                 best[(kind, place)] = (points, phrase.text)
-    for (kind, place), (points, text) in best.items():
-        if place in ("text", "noscript") and (kind, "heading") in best:
-            continue  # the heading said it already; its body repeating it adds nothing
-        ev.add(kind, points, f"{place} says {text!r}")
     for kind in trig.title_words:
-        if any(k == kind and p == "title" for k, p in best):
-            continue
         found = _TITLE_RES[kind].search(trig.title)
         said = _said(trig.title, found.group(1), whole=True) if found else 0.0
-        ev.add(kind, said * (3 if kind is not PageKind.BLOCKED else 2), f"title word ({kind})")
+        points = said * (3 if kind is not PageKind.BLOCKED else 2)
+        if points > best.get((kind, "title"), (0.0, ""))[0]:
+            best[(kind, "title")] = (points, f"title word {found.group(1) if found else ''}")
+    for (kind, place), (points, text) in best.items():
+        ev.add(kind, points, f"{place} says {text!r}")
+    _stems(ev, f, trig, places)
+
+
+def _stems(ev: _Evidence, f: PageFeatures, trig: Triggers, places: Mapping[str, str]) -> None:
+    """A short page dense with the words of a notice reads as one, whatever its wording."""
+    if f.text_weight >= 500 or f.prose_blocks >= 2:
+        return
+    text = " ".join((places["title"], places["heading"], places["text"][:600]))
+    found: dict[PageKind, set[str]] = {}
+    for stem, needle in STEM_NEEDLES.items():
+        if needle in trig.needles and _FOLDED[stem] in text:
+            found.setdefault(PageKind(stem.kind), set()).add(stem.text)
+    for kind, stems in found.items():
+        if len(stems) >= 3:
+            ev.add(kind, 3 if len(stems) >= 5 else 2, f"notice words {sorted(stems)[:5]}")
 
 
 def _content_points(f: PageFeatures) -> tuple[float, str]:
@@ -358,7 +401,9 @@ def judge_page(
     if trig.status:
         _status_evidence(ev, status)
     if features.password_inputs and any(n in trig.needles for n in _PASSWORD_NEEDLES):
-        ev.add(PageKind.LOGIN, 3, f"password input x{features.password_inputs}")
+        in_page = features.password_inputs - features.chrome_password_inputs
+        # A sign-in box in the header, a sidebar or a drop-down menu is site chrome.
+        ev.add(PageKind.LOGIN, 3 if in_page else 1, f"password input x{features.password_inputs}")
     similarity = None
     match = compare(probe, features.text_head, requested_url=url, final_url=final_url)
     probe_confirmed = False
@@ -441,7 +486,10 @@ def _status_evidence(ev: _Evidence, status: int) -> None:
 
 
 def _shape_evidence(ev: _Evidence, f: PageFeatures) -> None:
-    """A near-empty page makes whatever it says count more (only where something was said)."""
+    """A near-empty page makes whatever it says count more (only where something was said, and
+    not on a page with paragraphs of prose)."""
+    if f.prose_blocks >= 2:
+        return
     for kind in PAGE_CATEGORY:
         if ev.points[kind] < LEAN_SCORE:
             continue

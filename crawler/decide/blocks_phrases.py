@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PHRASES", "TITLE_WORDS", "Phrase"]
+__all__ = ["PHRASES", "STEMS", "TITLE_WORDS", "Phrase"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,4 +490,43 @@ def _parse(kind: str, table: dict[str, str]) -> list[Phrase]:
 
 PHRASES: tuple[Phrase, ...] = tuple(
     _parse("blocked", _BLOCKED) + _parse("login", _LOGIN) + _parse("soft_404", _SOFT_404)
+)
+
+
+# Word stems a block or "not found" notice is dense with, whatever its exact wording: a short page
+# whose title, headings and first lines hold several of them reads as such a notice. Stems are
+# lower-case; matched as substrings of the folded text (see blocks.fold).
+_STEMS = {
+    "blocked": """
+        block denied captcha robot human verif suspicious unusual automated security firewall
+        forbidden restricted limited protection challenge
+        blockiert gesperrt verweigert roboter mensch bestätig verdächtig ungewöhnlich sicherheit
+        bloqué refusé interdit humain vérifi suspect anormal inhabituel sécurité
+        bloquead denegado humano sospechos inusual seguridad
+        negado robô incomum segurança
+        bloccat negato umano sospett insolito sicurezza
+        заблокир запрещ робот человек подтверд подозрит необычн безопасн автоматич
+        ロボット ブロック 不審 異常 セキュリティ 制限
+        机器人 機器人 验证 驗證 拦截 攔截 异常 異常 滑块
+        로봇 차단 보안 비정상 자동입력
+        روبوت حظر
+        """,
+    "soft_404": """
+        found exist missing deleted removed wandered
+        gefunden existiert verschoben gelöscht
+        introuvable existe trouvé supprimé
+        encontr eliminad
+        trovat esiste
+        найден существ удален
+        見つかりません 存在しません 削除
+        找不到 不存在 删除 刪除
+        찾을 존재하지 삭제
+        موجودة
+        """,
+}
+
+STEMS: tuple[Phrase, ...] = tuple(
+    Phrase(kind, stem, False, "any")
+    for kind, block in _STEMS.items()
+    for stem in dict.fromkeys(block.split())
 )

@@ -38,7 +38,7 @@ TEXT_HEAD_CHARS = 4_000
 # Inline script text kept for vendor fingerprints (challenge bootstraps sit near the top).
 SCRIPT_TEXT_CHARS = 16_384
 # A paragraph this long (weighted characters) reads as prose, not as a notice.
-PROSE_CHARS = 120
+PROSE_CHARS = 80
 
 _PARSER = etree.HTMLParser(
     encoding="utf-8",
@@ -107,6 +107,7 @@ class PageFeatures:
     links: int = 0
     forms: int = 0
     password_inputs: int = 0
+    chrome_password_inputs: int = 0  # of those, in a header, nav, aside, menu or modal
     text_inputs: int = 0  # text, email, search inputs and textareas: what a visitor fills in
     scripts: int = 0
     iframes: int = 0
@@ -125,6 +126,7 @@ class PageFeatures:
             "links": self.links,
             "forms": self.forms,
             "password_inputs": self.password_inputs,
+            "chrome_password_inputs": self.chrome_password_inputs,
             "text_inputs": self.text_inputs,
             "scripts": self.scripts,
             "iframes": self.iframes,
@@ -165,6 +167,22 @@ def _attribute_values(root: etree._Element, path: str) -> list[str]:
     return [str(v) for v in found] if isinstance(found, list) else []
 
 
+_CHROME_TAGS = frozenset(("header", "nav", "aside", "footer"))
+_CHROME_CLASS = re.compile(r"dropdown|modal|menu|sidebar|popup|popover|overlay|navbar|widget")
+
+
+def _in_chrome(element: etree._Element) -> bool:
+    """Whether a form field sits in the site's chrome (a header, nav, sidebar, drop-down menu or
+    modal) rather than in the page itself: a sign-in box there is not a login wall."""
+    for ancestor in element.iterancestors():
+        if ancestor.tag in _CHROME_TAGS:
+            return True
+        marks = f"{ancestor.get('class') or ''} {ancestor.get('id') or ''}"
+        if _CHROME_CLASS.search(marks.lower()):
+            return True
+    return False
+
+
 def _widget(classes: str, scripts: str) -> str | None:
     if "g-recaptcha" in classes or "recaptcha/api" in scripts:
         return "recaptcha"
@@ -199,11 +217,12 @@ def extract(head: bytes, *, truncated: bool = False) -> tuple[PageFeatures, Page
     iframes = [f.get("src") or "" for f in root.iter("iframe")]
     forms = list(root.iter("form"))
     form_text = "\n".join(f"{f.get('action') or ''} {f.get('id') or ''}" for f in forms).lower()
-    password_inputs = text_inputs = 0
+    password_inputs = text_inputs = chrome_passwords = 0
     for element in root.iter("input"):
         kind = (element.get("type") or "text").strip().lower()
         if kind == "password":
             password_inputs += 1
+            chrome_passwords += _in_chrome(element)
         elif kind in ("text", "email", "tel", "search"):
             text_inputs += 1
     text_inputs += sum(1 for _ in root.iter("textarea"))
@@ -246,6 +265,7 @@ def extract(head: bytes, *, truncated: bool = False) -> tuple[PageFeatures, Page
         links=len(hrefs),
         forms=len(forms),
         password_inputs=password_inputs,
+        chrome_password_inputs=chrome_passwords,
         text_inputs=text_inputs,
         scripts=n_scripts,
         iframes=len(iframes),

@@ -256,6 +256,33 @@ def content_pages() -> None:
             group="short-article",
             note=f"bare short article ({lang}), no navigation",
         )
+    for lang, title, text in (
+        (
+            "el",
+            "Νέος ποδηλατόδρομος",
+            "Το δημοτικό συμβούλιο ενέκρινε την Τρίτη το νέο σχέδιο για "
+            "τους ποδηλατοδρόμους μετά από τετράωρη συζήτηση.",
+        ),
+        (
+            "th",
+            "สภาเมืองอนุมัติแผนทางจักรยาน",
+            "สภาเมืองอนุมัติแผนทางจักรยานใหม่เมื่อวันอังคาร หลังการอภิปรายเกือบสี่ชั่วโมง",
+        ),
+        (
+            "vi",
+            "Hội đồng thành phố duyệt kế hoạch làn xe đạp",
+            "Hội đồng thành phố đã phê duyệt "
+            "kế hoạch làn xe đạp mới vào thứ Ba sau gần bốn giờ thảo luận.",
+        ),
+    ):
+        add(
+            f"bare-short-{lang}",
+            "content",
+            f'<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title></head>'
+            f"<body><h1>{title}</h1><p>{text}</p></body></html>",
+            group="short-article",
+            note=f"bare one-sentence article ({lang}), added after tuning",
+        )
     hard_negatives()
     misc_content()
 
