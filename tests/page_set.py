@@ -73,7 +73,7 @@ def load(directory: Path) -> PageSet:
             answer = ProbeAnswer.from_response(
                 entry["status"],
                 head_bytes(body, "", "utf-8"),
-                requested_url=entry["url"] + "zz-probe",
+                requested_url=entry.get("probe_url", entry["url"] + "zz-probe"),
                 final_url=entry.get("final_url", ""),
             )
             book.put(entry["url"] + "x", answer)

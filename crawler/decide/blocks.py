@@ -156,13 +156,22 @@ def fold(text: str) -> str:
     return text
 
 
+# Words too common to be a needle when the phrase has another (the pre-check would send every
+# page that says "more" or "page" to the full look).
+_COMMON_WORDS = frozenset(
+    "more page your this that with have been from please access request requests check site "
+    "just sure making continue view need must will what when were they them then than".split()
+)
+
+
 def _needle(phrase: Phrase) -> str:
     """The literal the pre-check looks for in the lower-cased bytes for ``phrase``: its longest
     ASCII run of 4+ letters (bytes.lower() folds ASCII only); else, for scripts without case,
     the phrase itself; else its longest word minus the first letter (case varies there)."""
     runs = re.findall(r"(?<!['a-z])[a-z][a-z&-]{3,}(?!['a-z])", phrase.text)
-    if runs:
-        return str(max(runs, key=len))
+    rare = [run for run in runs if run not in _COMMON_WORDS]
+    if rare or runs:
+        return str(max(rare or runs, key=len))
     if phrase.text == phrase.text.upper():  # no case: CJK, Arabic, kana, Hangul
         return max(phrase.text.split(), key=len)
     return max(phrase.text.split(), key=len)[1:]
@@ -173,7 +182,7 @@ def _case_forms(needle: str) -> tuple[str, ...]:
 
 
 PHRASE_NEEDLES: Mapping[Phrase, str] = {p: _needle(p) for p in PHRASES}
-STEM_NEEDLES: Mapping[Phrase, str] = {p: _needle(p) for p in STEMS}
+
 # Phrases are matched folded (fold) against folded text.
 _FOLDED: Mapping[Phrase, str] = {p: fold(p.text) for p in (*PHRASES, *STEMS)}
 _PASSWORD_NEEDLES = ('"password"', "'password'", "=password")
@@ -181,7 +190,6 @@ _ALL_NEEDLES: tuple[str, ...] = tuple(
     dict.fromkeys(
         [m.needle for m in MARKERS if m.needle]
         + [form for needle in PHRASE_NEEDLES.values() for form in _case_forms(needle)]
-        + [form for needle in STEM_NEEDLES.values() for form in _case_forms(needle)]
         + list(_PASSWORD_NEEDLES)
         + ["g-recaptcha", "h-captcha", "cf-turnstile", "hcaptcha.com", "turnstile/v0"]
     )
@@ -349,13 +357,15 @@ def _phrases(ev: _Evidence, f: PageFeatures, trig: Triggers, login_context: bool
 
 
 def _stems(ev: _Evidence, f: PageFeatures, trig: Triggers, places: Mapping[str, str]) -> None:
-    """A short page dense with the words of a notice reads as one, whatever its wording."""
-    if f.text_weight >= 500 or f.prose_blocks >= 2:
+    """A short page dense with the words of a notice reads as one, whatever its wording. The
+    stems are no needles (they are common words): they only weigh on a page a needle of a
+    phrase or a vendor marker already sent to the full look."""
+    if not trig.needles or f.text_weight >= 500 or f.prose_blocks >= 2:
         return
     text = " ".join((places["title"], places["heading"], places["text"][:600]))
     found: dict[PageKind, set[str]] = {}
-    for stem, needle in STEM_NEEDLES.items():
-        if needle in trig.needles and _FOLDED[stem] in text:
+    for stem in STEMS:
+        if _FOLDED[stem] in text:
             found.setdefault(PageKind(stem.kind), set()).add(stem.text)
     for kind, stems in found.items():
         if len(stems) >= 3:
@@ -391,7 +401,33 @@ def judge_page(
     trig = precheck(head, status=status, headers=headers, probe=probe)
     if not trig.any:
         return PageVerdict(PageKind.CONTENT, Band.CONFIDENT, 0.0, status=status)
-    features, doc = extract(head, truncated=len(body) > SCAN_BYTES)
+    return _judge(
+        head,
+        trig,
+        truncated=len(body) > SCAN_BYTES,
+        status=status,
+        headers=headers,
+        url=url,
+        final_url=final_url,
+        probe=probe,
+        soft404_similarity=soft404_similarity,
+    )
+
+
+def _judge(
+    head: bytes,
+    trig: Triggers,
+    *,
+    truncated: bool,
+    status: int,
+    headers: Mapping[str, str],
+    url: str,
+    final_url: str,
+    probe: ProbeAnswer | None,
+    soft404_similarity: float,
+) -> PageVerdict:
+    """The full look at a page the pre-check did not clear (every point needs a trigger)."""
+    features, doc = extract(head, truncated=truncated)
     ev = _Evidence()
     vendor = _vendor_evidence(ev, doc, headers, trig, features)
     login_context = (

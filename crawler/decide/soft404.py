@@ -80,10 +80,20 @@ def probe_url(url: str, rng: random.Random, depth: int = DEFAULT_PREFIX_DEPTH) -
     return f"{prefix_of(url, depth)}{PROBE_TOKEN_PREFIX}{rng.getrandbits(64):016x}{ext}"
 
 
-def fingerprint(text: str) -> frozenset[int]:
-    """The set of CRC-32 hashes of the word 3-shingles of ``text`` (lower-cased); a text shorter
-    than a shingle gives its single tokens."""
-    tokens = _TOKEN_RE.findall(text.lower())[:MAX_TOKENS]
+def _without_path(text: str, url: str) -> str:
+    """``text`` without the URL's path echoed in it ("The page /r/old-bread was not found"):
+    the probe and the page asked for different paths, and that must not make them differ."""
+    path = urlsplit(url).path if url else ""
+    for piece in sorted({path, *path.split("/")}, key=len, reverse=True):
+        if len(piece) >= 3:
+            text = text.replace(piece, " ")
+    return text
+
+
+def fingerprint(text: str, url: str = "") -> frozenset[int]:
+    """The set of CRC-32 hashes of the word 3-shingles of ``text`` (lower-cased, the path of
+    ``url`` taken out); a text shorter than a shingle gives its single tokens."""
+    tokens = _TOKEN_RE.findall(_without_path(text, url).lower())[:MAX_TOKENS]
     if len(tokens) < SHINGLE:
         return frozenset(zlib.crc32(t.encode()) for t in tokens)
     return frozenset(
@@ -131,7 +141,7 @@ class ProbeAnswer:
         return cls(
             status=status,
             final_url=redirected,
-            shingles=fingerprint(features.text_head),
+            shingles=fingerprint(features.text_head, requested_url),
             title=features.title,
         )
 
@@ -157,7 +167,7 @@ def compare(
         return None
     redirected = final_url if final_url and final_url != requested_url else ""
     same_redirect = bool(probe.final_url) and redirected == probe.final_url
-    score = resemblance(fingerprint(text), probe.shingles)
+    score = resemblance(fingerprint(text, requested_url), probe.shingles)
     return Soft404Match(similarity=score, same_redirect=same_redirect)
 
 
