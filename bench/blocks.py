@@ -181,9 +181,8 @@ def micro(n: int) -> None:
         (b, *decode_body(b, "text/html; charset=utf-8")) for b in (p.read_bytes() for p in site)
     ]
     markers = list(DEFAULT_BLOCK_MARKERS)
-    print(
-        f"{len(ordinary)} ordinary pages of bench/site, {statistics.mean(len(b) for b, _, _ in ordinary) / 1024:.1f} KB each"
-    )
+    size = statistics.mean(len(b) for b, _, _ in ordinary) / 1024
+    print(f"{len(ordinary)} ordinary pages of bench/site, {size:.1f} KB each")
     per_page(
         "before: may_contain_words + looks_blocked",
         ordinary,

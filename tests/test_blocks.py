@@ -15,14 +15,14 @@ from crawler.decide import blocks
 from crawler.decide.blocks import Band, PageKind, judge_page, needs_judging, settle
 from crawler.decide.blocks_phrases import PHRASES
 from crawler.decide.page_features import head_bytes, script_sizes, weighted_size
+from crawler.decide.rules import RuleAnalyser
 from crawler.decide.soft404 import ProbeAnswer, ProbeBook, prefix_of, probe_url, resemblance
 from crawler.decide.soft404 import fingerprint as text_fingerprint
-from crawler.decide.rules import RuleAnalyser
 from crawler.llm.cache import MemoryVerdictCache
 from crawler.llm.manager import LLMManager
 from tests.openai_server import Answer, OpenAIServer
 from tests.openai_server import openai_server as openai_server  # the fixture
-from tests.page_set import HOLDOUT, MAIN, KINDS, PageSet, load, rules_verdict, score
+from tests.page_set import HOLDOUT, KINDS, MAIN, PageSet, load, rules_verdict, score
 
 SETS = {"main": MAIN, "holdout": HOLDOUT}
 
@@ -131,7 +131,8 @@ async def test_links_and_instructions_in_an_answer_change_nothing_but_the_kind(
     assert kept == other  # a rejected answer leaves the rules' lean standing
     assert manager.rejected == 1
     prompt = openai_server.prompts()[0]
-    assert "<form" not in prompt and "<h1>" not in prompt  # visible text, never markup
+    assert "<form" not in prompt
+    assert "<h1>" not in prompt
 
 
 async def test_the_verdict_cache_is_keyed_by_what_the_page_shows(
@@ -239,7 +240,8 @@ def test_probe_urls_are_random_under_the_prefix_and_keep_the_extension() -> None
     rng = random.Random(7)
     first = probe_url("https://a.test/blog/2020/post.html", rng)
     second = probe_url("https://a.test/blog/2020/post.html", rng)
-    assert first.startswith("https://a.test/blog/zz-nonexistent-") and first.endswith(".html")
+    assert first.startswith("https://a.test/blog/zz-nonexistent-")
+    assert first.endswith(".html")
     assert first != second
     assert probe_url("https://a.test/blog/2020/post.html", random.Random(7)) == first
     assert prefix_of("https://A.test/about") == "https://a.test/"
@@ -263,14 +265,15 @@ def test_a_page_like_the_probe_answer_is_a_soft_404_and_an_honest_host_is_truste
     probe = book.get("https://shop.test/r/y")
     verdict = _judge(page, url="https://shop.test/r/old-bread", probe=probe)
     assert (verdict.kind, verdict.band) == (PageKind.SOFT_404, Band.CONFIDENT)
-    assert verdict.similarity is not None and verdict.similarity > 0.8
+    assert verdict.similarity is not None
+    assert verdict.similarity > 0.8
     assert "soft-404" in verdict.message()
     article = (
-        "<html><head><title>Example Shop</title></head><body><nav>Home Shop Contact</nav>"
-        "<h1>Rye bread</h1><p>A dense loaf that keeps for a week. Mix the starter with water and"
-        " flour, leave it overnight, then bake for an hour.</p><footer>Example Shop 2024"
-        "</footer></body></html>"
-    ).encode()
+        b"<html><head><title>Example Shop</title></head><body><nav>Home Shop Contact</nav>"
+        b"<h1>Rye bread</h1><p>A dense loaf that keeps for a week. Mix the starter with water and"
+        b" flour, leave it overnight, then bake for an hour.</p><footer>Example Shop 2024"
+        b"</footer></body></html>"
+    )
     assert _judge(article, probe=book.get("https://shop.test/r/y")).kind is PageKind.CONTENT
     honest = ProbeAnswer.from_response(404, b"<h1>Not found</h1>")
     nf = b"<html><head><title>Page not found</title></head><body><h1>Page not found</h1></body>"

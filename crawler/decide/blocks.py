@@ -159,21 +159,25 @@ def fold(text: str) -> str:
 # Words too common to be a needle when the phrase has another (the pre-check would send every
 # page that says "more" or "page" to the full look).
 _COMMON_WORDS = frozenset(
-    "more page your this that with have been from please access request requests check site "
-    "just sure making continue view need must will what when were they them then than".split()
+    """more page your this that with have been from please access request requests check site
+    just sure making continue view need must will what when were they them then than sign login
+    found could error find think many step press plus nicht trop exist passe erro devam made""".split()
 )
 
 
 def _needle(phrase: Phrase) -> str:
     """The literal the pre-check looks for in the lower-cased bytes for ``phrase``: its longest
-    ASCII run of 4+ letters (bytes.lower() folds ASCII only); else, for scripts without case,
-    the phrase itself; else its longest word minus the first letter (case varies there)."""
-    runs = re.findall(r"(?<!['a-z])[a-z][a-z&-]{3,}(?!['a-z])", phrase.text)
+    uncommon ASCII run of 5+ letters (bytes.lower() folds ASCII only); else, for an ASCII
+    phrase or a script without case, the phrase itself; else its longest word minus the first
+    letter (Cyrillic, Greek: the case of the first letter varies)."""
+    runs = re.findall(r"(?<!['a-z])[a-z][a-z&-]{4,}(?!['a-z])", phrase.text)
     rare = [run for run in runs if run not in _COMMON_WORDS]
-    if rare or runs:
-        return str(max(rare or runs, key=len))
+    if rare:
+        return str(max(rare, key=len))
+    if runs or phrase.text.isascii():  # only common or short words: the phrase itself
+        return phrase.text
     if phrase.text == phrase.text.upper():  # no case: CJK, Arabic, kana, Hangul
-        return max(phrase.text.split(), key=len)
+        return phrase.text
     return max(phrase.text.split(), key=len)[1:]
 
 

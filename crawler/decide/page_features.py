@@ -55,7 +55,9 @@ _KANA_RE = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]+")
 _HANGUL_RE = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]+")
 _CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]+")
 _ARABIC_HEBREW_RE = re.compile(r"[\u0590-\u06ff\u0750-\u077f]+")
-_LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f]+")
+_LATIN_RE = re.compile(r"[\u00c0-\u024f]+")
+_ASCII_RE = re.compile(r"[\x00-\x7f]+")
+_SYSTEMS = ("latin", "cyrillic", "han", "kana", "hangul", "arabic_hebrew", "other")
 _INVISIBLE = ("script", "style", "template", "noscript", "title")
 
 
@@ -68,14 +70,20 @@ def head_bytes(body: bytes, text: str, encoding: str) -> bytes:
 
 
 def script_sizes(text: str) -> dict[str, int]:
-    """Characters of ``text`` per writing system (whitespace not counted)."""
-    han = sum(map(len, _HAN_RE.findall(text)))
-    kana = sum(map(len, _KANA_RE.findall(text)))
-    hangul = sum(map(len, _HANGUL_RE.findall(text)))
-    cyrillic = sum(map(len, _CYRILLIC_RE.findall(text)))
-    arabic = sum(map(len, _ARABIC_HEBREW_RE.findall(text)))
-    latin = sum(map(len, _LATIN_RE.findall(text)))
+    """Characters of ``text`` per writing system (whitespace not counted; ASCII punctuation and
+    digits count with Latin on an all-ASCII text, the common case, which is not scanned)."""
     total = len(text) - text.count(" ")
+    if text.isascii():
+        sizes = dict.fromkeys(_SYSTEMS, 0)
+        sizes["latin"] = total
+        return sizes
+    rest = _ASCII_RE.sub("", text)  # the regexes below then scan only the non-ASCII part
+    han = sum(map(len, _HAN_RE.findall(rest)))
+    kana = sum(map(len, _KANA_RE.findall(rest)))
+    hangul = sum(map(len, _HANGUL_RE.findall(rest)))
+    cyrillic = sum(map(len, _CYRILLIC_RE.findall(rest)))
+    arabic = sum(map(len, _ARABIC_HEBREW_RE.findall(rest)))
+    latin = total - len(rest) + rest.count(" ") + sum(map(len, _LATIN_RE.findall(rest)))
     other = total - han - kana - hangul - cyrillic - arabic - latin
     return {
         "latin": latin,
@@ -155,7 +163,7 @@ _EMPTY = (PageFeatures(), PageDoc())
 
 
 def _collapse(text: str) -> str:
-    return _SPACE_RE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def _text_of(element: etree._Element) -> str:
@@ -236,6 +244,8 @@ def extract(head: bytes, *, truncated: bool = False) -> tuple[PageFeatures, Page
     headings = " | ".join(_text_of(h) for h in root.iter("h1", "h2"))[:500]
     prose = 0
     for block in root.iter("p", "li", "td", "dd", "blockquote", "pre"):
+        if prose >= 4:  # the classifier reads no further
+            break
         block_text = _text_of(block)
         if len(block_text) >= PROSE_CHARS // 3 and (
             weighted_size(script_sizes(block_text)) >= PROSE_CHARS

@@ -6,6 +6,7 @@ the vendors' pages, and block walls of products the vendor table does not know (
 ModSecurity, DDoS-Guard, slider captchas, Yandex SmartCaptcha). Same file format as ../pages.
 """
 
+# ruff: noqa: E501  (page text is data: long literal lines)
 from __future__ import annotations
 
 import json
@@ -922,7 +923,7 @@ def build_soft404() -> None:
             "content",
             bootstrap(
                 f"Catalog — {key.capitalize()}",
-                f'<h1>Catalog</h1><div class="grid">'
+                '<h1>Catalog</h1><div class="grid">'
                 + "".join(
                     f'<div class="card"><a href="/catalog/{i}">Item {i}</a><p>{ARTICLE[i % 3]}'
                     "</p></div>"
