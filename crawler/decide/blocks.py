@@ -159,9 +159,56 @@ def fold(text: str) -> str:
 # Words too common to be a needle when the phrase has another (the pre-check would send every
 # page that says "more" or "page" to the full look).
 _COMMON_WORDS = frozenset(
-    """more page your this that with have been from please access request requests check site
-    just sure making continue view need must will what when were they them then than sign login
-    found could error find think many step press plus nicht trop exist passe erro devam made""".split()
+    (
+        "more",
+        "page",
+        "your",
+        "this",
+        "that",
+        "with",
+        "have",
+        "been",
+        "from",
+        "please",
+        "access",
+        "request",
+        "requests",
+        "check",
+        "site",
+        "just",
+        "sure",
+        "making",
+        "continue",
+        "view",
+        "need",
+        "must",
+        "will",
+        "what",
+        "when",
+        "were",
+        "they",
+        "them",
+        "then",
+        "than",
+        "sign",
+        "login",
+        "found",
+        "could",
+        "error",
+        "find",
+        "think",
+        "many",
+        "step",
+        "press",
+        "plus",
+        "nicht",
+        "trop",
+        "exist",
+        "passe",
+        "erro",
+        "devam",
+        "made",
+    )
 )
 
 
