@@ -287,3 +287,13 @@ def test_resemblance() -> None:
     assert resemblance(a, text_fingerprint("an entirely different sentence about bread")) == 0.0
     assert resemblance(a, frozenset()) == 0.0
     assert len(text_fingerprint("页面不存在")) == 3  # one token per Han character
+
+
+def test_local_llm_flag_selects_the_local_provider() -> None:
+    from crawler.cli import _config_for, build_parser
+
+    args = build_parser().parse_args(["run", "http://a.test/", "--local-llm"])
+    cfg = _config_for(args)
+    assert (cfg.llm.provider, cfg.llm.enabled) == ("local", True)
+    with pytest.raises(Exception, match="not allowed with"):
+        build_parser().parse_args(["run", "http://a.test/", "--local-llm", "--no-llm"])
