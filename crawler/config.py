@@ -388,6 +388,11 @@ class LLMConfig(_Section):
     max_excerpt_chars: int = Field(
         2000, ge=0, description="characters of page / error text put into a prompt"
     )
+    provider: Literal["endpoint", "local"] = Field(
+        "endpoint",
+        description='"endpoint" = base_url and model; "local" = start the bundled small model '
+        "(local-llm extra) and use it",
+    )
 
     @property
     def configured(self) -> bool:

@@ -77,7 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-depth", type=_positive_int, metavar="N")
     run.add_argument("--concurrency", type=_positive_int, metavar="N")
     run.add_argument("--per-host-concurrency", type=_positive_int, metavar="N")
-    run.add_argument("--no-llm", action="store_true", help="rules only; never call the LLM")
+    llm = run.add_mutually_exclusive_group()
+    llm.add_argument("--no-llm", action="store_true", help="rules only; never call the LLM")
+    llm.add_argument(
+        "--local-llm",
+        action="store_true",
+        help="start the bundled small model and use it ([llm] provider = local)",
+    )
 
     demo = sub.add_parser("demo", help="crawl a built-in local site with injected faults")
     demo.add_argument("--no-llm", action="store_true", help="do not start the local model")
@@ -132,6 +138,9 @@ def _config_for(args: argparse.Namespace) -> Config:
             overrides[key] = value
     if getattr(args, "no_llm", False):
         overrides["llm.enabled"] = False
+    if getattr(args, "local_llm", False):
+        overrides["llm.enabled"] = True
+        overrides["llm.provider"] = "local"
     return load_config(getattr(args, "config", None), overrides)
 
 

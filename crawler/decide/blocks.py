@@ -1,127 +1,601 @@
-"""Block-page verdicts: is a 200 page a captcha, WAF or "access denied" page?
+"""Page verdicts: is a 2xx HTML page content, a block page, a login wall or a soft 404?
 
-Pure functions over a page's bytes and decoded text; the pipeline calls them on every HTML page,
-so the common case (an ordinary page) is cleared by a byte-level pre-check first.
+:func:`judge_page` is pure and runs on every HTML page, so it starts with a pre-check on bytes
+(:func:`precheck`): one Aho-Corasick pass over the lower-cased first 32 KB for the needles of
+every vendor marker and phrase, the ``<title>`` cut out of the bytes, a few response headers,
+and whether the prefix's soft-404 probe got a 200. An ordinary page stops there. A page with a
+trigger is parsed (:mod:`crawler.decide.page_features`) and scored: evidence points per kind
+(vendor fingerprints, phrases by where they stand, password inputs, status, the probe's
+resemblance) minus the evidence of content (prose, visible text size per script). Every point of
+evidence needs a trigger the pre-check saw, so the pre-check never clears a page the classifier
+would flag.
+
+Bands: a score ≥ 6 is a confident verdict the LLM never sees; 3–6 leans to that kind and
+1.5–3 leans to content, both *uncertain* (the only pages the LLM is asked about, and it may move
+them either way); below 1.5 is confident content. docs/blocks.md has the weights, the vendor
+table and the measured precision/recall.
 """
 
 from __future__ import annotations
 
-import functools
+import html
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+import ahocorasick_rs
+
+from crawler.decide.blocks_legacy import (
+    BLOCK_SCAN_CHARS,
+    DEFAULT_BLOCK_MARKERS,
+    looks_blocked,
+    may_contain_words,
+)
+from crawler.decide.blocks_phrases import PHRASES, STEMS, TITLE_WORDS, Phrase
+from crawler.decide.blocks_vendors import HEADER_TRIGGERS, MARKERS, match_vendors, quoted
+from crawler.decide.page_features import (
+    SCAN_BYTES,
+    PageDoc,
+    PageFeatures,
+    extract,
+    head_bytes,
+)
+from crawler.decide.soft404 import (
+    LIKELY_SIMILARITY,
+    SOFT404_SIMILARITY,
+    ProbeAnswer,
+    compare,
+)
+from crawler.records import Category
 
 __all__ = [
     "BLOCK_SCAN_CHARS",
+    "CONFIDENT_SCORE",
     "DEFAULT_BLOCK_MARKERS",
+    "LEAN_SCORE",
+    "Band",
+    "PageKind",
+    "PageVerdict",
+    "Triggers",
+    "judge_page",
     "looks_blocked",
     "may_contain_words",
+    "needs_judging",
+    "precheck",
+    "settle",
 ]
 
-# How much of a page looks_blocked reads: block pages say what they are early.
-BLOCK_SCAN_CHARS = 16_384
-# A page whose visible text is shorter than this is "almost nothing but the block message".
-BLOCK_SMALL_TEXT_CHARS = 2_000
-DEFAULT_BLOCK_MARKERS: tuple[str, ...] = (
-    # Phrases: matched in the page's visible text.
-    "captcha",
-    "just a moment...",
-    "attention required",
-    "access denied",
-    "are you a robot",
-    "are you a human",
-    "verify you are human",
-    "unusual traffic",
-    "request blocked",
-    "request unsuccessful",
-    "pardon our interruption",
-    "bot detection",
-    # Identifiers (with a hyphen): challenge scripts and forms, matched in the markup too.
-    "cf-chl",
-    "cf-browser-verification",
-    "challenge-platform",
+CONFIDENT_SCORE = 6.0  # at or above: a confident verdict of that kind
+LEAN_SCORE = 3.0  # at or above: uncertain, leaning to that kind
+DOUBT_SCORE = 1.5  # at or above: uncertain, leaning to content
+
+
+class PageKind(StrEnum):
+    CONTENT = "content"
+    BLOCKED = "blocked"
+    LOGIN = "login"
+    SOFT_404 = "soft_404"
+
+
+class Band(StrEnum):
+    CONFIDENT = "confident"
+    UNCERTAIN = "uncertain"
+
+
+# Where a page that is not content goes: the DLQ category of each kind.
+PAGE_CATEGORY: Mapping[PageKind, Category] = {
+    PageKind.BLOCKED: Category.BLOCKED,
+    PageKind.LOGIN: Category.AUTH,
+    PageKind.SOFT_404: Category.NOT_FOUND,
+}
+
+_MESSAGES: Mapping[PageKind, str] = {
+    PageKind.BLOCKED: "the page is a captcha, WAF or access-denied page",
+    PageKind.LOGIN: "the page is a sign-in form (login wall)",
+    PageKind.SOFT_404: "soft-404: the page says 'not found' with status",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PageVerdict:
+    """One page's verdict. ``kind`` is what the crawler acts on (for the uncertain band: the
+    rules' lean, or the LLM's answer once :func:`settle` applied it)."""
+
+    kind: PageKind
+    band: Band
+    score: float  # evidence points of the strongest non-content kind
+    vendor: str | None = None
+    reasons: tuple[str, ...] = ()
+    features: PageFeatures = field(default_factory=PageFeatures)
+    similarity: float | None = None  # resemblance with the prefix's soft-404 probe answer
+    status: int = 200
+    source: str = "rules"  # "rules", or "llm" / "llm-cache" when the LLM settled it
+
+    @property
+    def category(self) -> Category | None:
+        """The DLQ category (None: content, to be stored)."""
+        return PAGE_CATEGORY.get(self.kind)
+
+    def message(self) -> str:
+        """The DLQ message: what the page is and the evidence, in one line."""
+        if self.kind is PageKind.CONTENT:
+            return "content"
+        text = _MESSAGES[self.kind]
+        if self.kind is PageKind.SOFT_404:
+            text += f" {self.status}"
+            if self.similarity is not None:
+                text += f" (resembles the answer to a URL that cannot exist: {self.similarity:.2f})"
+        if self.vendor:
+            text += f" [{self.vendor}]"
+        by = "rules" if self.source == "rules" else "LLM"
+        return f"{text}; {self.band.value}, by {by}: {', '.join(self.reasons[:4])}"
+
+
+# -- the pre-check --------------------------------------------------------------------------
+
+
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'"})
+_CONTRACTIONS = (
+    (re.compile(r"\bcan't\b"), "cannot"),
+    (re.compile(r"\bwon't\b"), "will not"),
+    (re.compile(r"\b(\w+)n't\b"), r"\1 not"),
+    (re.compile(r"\b(you|we|they)'re\b"), r"\1 are"),
+    (re.compile(r"\b(it|that|there)'s\b"), r"\1 is"),
+    (re.compile(r"\bi'm\b"), "i am"),
 )
 
 
-_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
-# Linear on any input: a tag cannot contain "<", so an unclosed one stops at the next.
-_TAG_RE = re.compile(r"<[^<>]*>")
-_INVISIBLE_OPEN_RE = re.compile(r"<(script|style)\b")
-_SPACE_RE = re.compile(r"\s+")
+def fold(text: str) -> str:
+    """Lower-case with apostrophes unified and English contractions spelled out, so "You're"
+    and "you are", "can’t" and "cannot" match the same phrase."""
+    text = text.lower().translate(_APOSTROPHES)
+    if "'" in text:
+        for pattern, replacement in _CONTRACTIONS:
+            text = pattern.sub(replacement, text)
+    return text
 
 
-def looks_blocked(text: str, markers: Sequence[str], status: int = 200) -> bool:
-    """Whether a page looks like a captcha, WAF or "access denied" page.
+# Words too common to be a needle when the phrase has another (the pre-check would send every
+# page that says "more" or "page" to the full look).
+_COMMON_WORDS = frozenset(
+    (
+        "more",
+        "page",
+        "your",
+        "this",
+        "that",
+        "with",
+        "have",
+        "been",
+        "from",
+        "please",
+        "access",
+        "request",
+        "requests",
+        "check",
+        "site",
+        "just",
+        "sure",
+        "making",
+        "continue",
+        "view",
+        "need",
+        "must",
+        "will",
+        "what",
+        "when",
+        "were",
+        "they",
+        "them",
+        "then",
+        "than",
+        "sign",
+        "login",
+        "found",
+        "could",
+        "error",
+        "find",
+        "think",
+        "many",
+        "step",
+        "press",
+        "plus",
+        "nicht",
+        "trop",
+        "exist",
+        "passe",
+        "erro",
+        "devam",
+        "made",
+    )
+)
 
-    ``markers`` are lower-case substrings. A marker in the title is enough. A marker in the
-    first ~16 KB is enough when the status already says "no" (anything but 2xx) or when the page
-    has almost no visible text besides it — a long article that mentions "captcha" is not a block.
-    """
-    wanted = [m.lower() for m in markers if m]
-    if not wanted or not text:
-        return False
-    head = text[:BLOCK_SCAN_CHARS].lower()
-    title_match = _TITLE_RE.search(head)
-    if title_match and any(m in title_match.group(1) for m in wanted):
-        return True
-    visible = _visible_text(head)
-    # A phrase counts in what a reader sees (not in an href such as "/captcha-help"); an
-    # identifier such as "cf-chl" only ever shows in the markup of a challenge page.
-    in_text = any(m in visible for m in wanted)
-    in_markup = any("-" in m and " " not in m and m in head for m in wanted)
-    if not (in_text or in_markup):
-        return False
-    if not 200 <= status < 300:
-        return True
-    return len(visible) < BLOCK_SMALL_TEXT_CHARS and len(text) <= BLOCK_SCAN_CHARS * 4
+
+def _needle(phrase: Phrase) -> str:
+    """The literal the pre-check looks for in the lower-cased bytes for ``phrase``: its longest
+    uncommon ASCII run of 5+ letters (bytes.lower() folds ASCII only); else, for an ASCII
+    phrase or a script without case, the phrase itself; else its longest word minus the first
+    letter (Cyrillic, Greek: the case of the first letter varies)."""
+    runs = re.findall(r"(?<!['a-z])[a-z][a-z&-]{4,}(?!['a-z])", phrase.text)
+    rare = [run for run in runs if run not in _COMMON_WORDS]
+    if rare:
+        return str(max(rare, key=len))
+    if runs or phrase.text.isascii():  # only common or short words: the phrase itself
+        return phrase.text
+    if phrase.text == phrase.text.upper():  # no case: CJK, Arabic, kana, Hangul
+        return phrase.text
+    return max(phrase.text.split(), key=len)[1:]
 
 
-def _visible_text(html: str) -> str:
-    """Rough visible text of lower-cased HTML: scripts, styles and tags dropped, in one pass."""
-    parts: list[str] = []
-    pos = 0
-    while (match := _INVISIBLE_OPEN_RE.search(html, pos)) is not None:
-        parts.append(html[pos : match.start()])
-        end = html.find(f"</{match.group(1)}", match.end())
-        if end < 0:
-            pos = len(html)
-            break
-        close = html.find(">", end)
-        pos = close + 1 if close >= 0 else len(html)
-    parts.append(html[pos:])
-    return _SPACE_RE.sub(" ", _TAG_RE.sub(" ", " ".join(parts))).strip()
+def _case_forms(needle: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((needle, needle.upper())))
 
 
-_LOWERS_TO_ASCII = ("\u0130".encode(), "\u212a".encode())
+PHRASE_NEEDLES: Mapping[Phrase, str] = {p: _needle(p) for p in PHRASES}
+
+# Phrases are matched folded (fold) against folded text.
+_FOLDED: Mapping[Phrase, str] = {p: fold(p.text) for p in (*PHRASES, *STEMS)}
+_PASSWORD_NEEDLES = ('"password"', "'password'", "=password")
+_ALL_NEEDLES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        [m.needle for m in MARKERS if m.needle]
+        + [form for needle in PHRASE_NEEDLES.values() for form in _case_forms(needle)]
+        + list(_PASSWORD_NEEDLES)
+        + ["g-recaptcha", "h-captcha", "cf-turnstile", "hcaptcha.com", "turnstile/v0"]
+    )
+)
+# The needle a case form stands for (upper-case forms of Cyrillic etc. fold to their needle).
+_CANONICAL = {form: form.lower() for form in _ALL_NEEDLES}
+_AUTOMATON = ahocorasick_rs.BytesAhoCorasick(
+    [n.encode("utf-8") for n in _ALL_NEEDLES],
+    implementation=ahocorasick_rs.Implementation.DFA,
+)
+_TITLE_RES: Mapping[PageKind, re.Pattern[str]] = {
+    PageKind(kind): re.compile(
+        r"(?<![a-z0-9])(" + "|".join(re.escape(w) for w in words) + r")(?![a-z0-9])"
+    )
+    for kind, words in TITLE_WORDS.items()
+}
 
 
-def may_contain_words(
-    body: bytes, text: str, encoding: str, phrases: Sequence[str], chars: int
+@dataclass(frozen=True, slots=True)
+class Triggers:
+    """What the byte pre-check found; every point of evidence in :func:`judge_page` needs one."""
+
+    needles: frozenset[str] = frozenset()
+    title_words: frozenset[PageKind] = frozenset()
+    headers: bool = False
+    status: bool = False
+    probe: bool = False
+    title: str = ""
+
+    @property
+    def any(self) -> bool:
+        return bool(self.needles or self.title_words or self.headers or self.status or self.probe)
+
+
+def _raw_title(lowered: bytes) -> str:
+    start = lowered.find(b"<title")
+    if start < 0:
+        return ""
+    start = lowered.find(b">", start)
+    end = lowered.find(b"</title", start)
+    if start < 0 or end < 0:
+        return ""
+    raw = lowered[start + 1 : min(end, start + 1 + 1024)].decode("utf-8", "replace")
+    return " ".join(html.unescape(raw).lower().split())
+
+
+def precheck(
+    head: bytes,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    probe: ProbeAnswer | None = None,
+) -> Triggers:
+    """The cheap look at a page's head bytes (UTF-8, :func:`head_bytes`): which needles occur,
+    which title words, whether a challenge header is set, whether the status or the prefix's
+    probe answer asks for a full look."""
+    lowered = head.lower()
+    needles = frozenset(
+        _CANONICAL[_ALL_NEEDLES[i]]
+        for i, _, _ in _AUTOMATON.find_matches_as_indexes(lowered, overlapping=True)
+    )
+    title = _raw_title(lowered)
+    title_words = frozenset(k for k, rx in _TITLE_RES.items() if title and rx.search(title))
+    header_hit = False
+    if headers:
+        names = {k.lower() for k in headers}
+        header_hit = any(h in names for h in HEADER_TRIGGERS)
+    return Triggers(
+        needles=needles,
+        title_words=title_words,
+        headers=header_hit,
+        status=not 200 <= status < 300,
+        probe=probe is not None and probe.comparable,
+        title=title,
+    )
+
+
+def needs_judging(
+    body: bytes,
+    text: str,
+    encoding: str,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    probe: ProbeAnswer | None = None,
 ) -> bool:
-    """A cheap necessary condition for a case-insensitive search of a decoded page.
-
-    ``text, encoding`` are what :func:`decode_body` made of ``body``. False only when every
-    phrase has a (whitespace-separated) word that occurs nowhere in ``text[:chars].lower()``; so
-    a phrase that could occur there, even with markup or line breaks between its words, answers
-    True, and so does a phrase with a word that is not ASCII, and any page not in UTF-8. It scans
-    the raw bytes, once per phrase for its longest word, instead of lower-casing the text, which
-    alone costs ~100 µs on a page with any non-ASCII character.
-    """
-    if encoding != "utf-8":
-        return True
-    # Every character, a replaced invalid sequence included, takes at least one byte: the first
-    # `chars` characters lie within `chars` bytes plus all the bytes the text is short of.
-    head = body[: chars + max(0, len(body) - len(text))].lower()
-    if any(special in head for special in _LOWERS_TO_ASCII):
-        return True
-    return any(word is None or word in head for word in _needles(tuple(phrases)))
+    """False for a page the classifier would call content without looking further."""
+    head = head_bytes(body, text, encoding)
+    return precheck(head, status=status, headers=headers, probe=probe).any
 
 
-@functools.lru_cache(maxsize=16)
-def _needles(phrases: tuple[str, ...]) -> tuple[bytes | None, ...]:
-    """Per phrase, its longest word as lower-case bytes (None: a non-ASCII word, or no word)."""
-    needles: list[bytes | None] = []
-    for phrase in phrases:
-        words = phrase.lower().split()
-        ascii_only = bool(words) and all(w.isascii() for w in words)
-        needles.append(max(words, key=len).encode() if ascii_only else None)
-    return tuple(needles)
+# -- the classifier -------------------------------------------------------------------------
+
+# Points for a phrase by where it stands: (strong, weak).
+_PHRASE_POINTS = {"title": (4, 2), "heading": (3, 2), "text": (2, 1), "noscript": (1, 0)}
+_TEXT_CHARS_FOR_PHRASES = 1_500
+
+
+class _Evidence:
+    def __init__(self) -> None:
+        self.points: dict[PageKind, float] = {k: 0.0 for k in PAGE_CATEGORY}
+        self.reasons: dict[PageKind, list[str]] = {k: [] for k in PAGE_CATEGORY}
+
+    def add(self, kind: PageKind, points: float, reason: str) -> None:
+        if points:
+            self.points[kind] += points
+            self.reasons[kind].append(f"{reason} {points:+g}")
+
+
+# A title or heading is split at its separators ("Page not found – Example Blog").
+_PART_SPLIT = re.compile(r"\s[|\-–—·:]{1,2}\s|\s\|\s*| \| ")
+
+
+def _said(text: str, phrase: str, *, whole: bool) -> float:
+    """How strongly ``text`` says ``phrase``: 0 when it does not, or only inside quotation
+    marks (an article quoting a block page); for a title or heading (``whole``), 1 when the
+    phrase is most of the part it stands in ("Access denied", "Page not found – Blog") and 0.5
+    when it is a small part of a longer sentence ("Are you a robot? A short history of ...")."""
+    best = 0.0
+    for part in _PART_SPLIT.split(text) if whole else (text,):
+        start = part.find(phrase)
+        while start >= 0:
+            if not quoted(part, start):
+                if not whole:
+                    return 1.0
+                best = max(best, 1.0 if len(phrase) >= 0.5 * len(part.strip()) else 0.5)
+            start = part.find(phrase, start + 1)
+    return best
+
+
+def _phrases(ev: _Evidence, f: PageFeatures, trig: Triggers, login_context: bool) -> None:
+    places = {
+        "title": fold(f.title),
+        "heading": fold(f.headings),
+        "text": fold(f.text_head[:_TEXT_CHARS_FOR_PHRASES]),
+        "noscript": fold(f.noscript_text),
+    }
+    best: dict[tuple[PageKind, str], tuple[float, str]] = {}
+    for phrase, needle in PHRASE_NEEDLES.items():
+        if needle not in trig.needles:
+            continue
+        kind = PageKind(phrase.kind)
+        if kind is PageKind.LOGIN and not (phrase.strong or login_context):
+            continue  # "forgot password" is in every site header; it counts next to a form
+        in_title = _FOLDED[phrase] in places["title"]
+        in_heading = _FOLDED[phrase] in places["heading"]
+        for place, text in places.items():
+            if in_heading and place in ("text", "noscript"):
+                continue  # the body repeating its heading adds nothing
+            said = _said(text, _FOLDED[phrase], whole=place in ("title", "heading"))
+            if in_title and place == "heading":
+                said /= 2  # a heading repeating the title adds half
+            points = said * _PHRASE_POINTS[place][0 if phrase.strong else 1]
+            if points > best.get((kind, place), (0.0, ""))[0]:
+                best[(kind, place)] = (points, phrase.text)
+    for kind in trig.title_words:
+        found = _TITLE_RES[kind].search(trig.title)
+        said = _said(trig.title, found.group(1), whole=True) if found else 0.0
+        points = said * (3 if kind is not PageKind.BLOCKED else 2)
+        if points > best.get((kind, "title"), (0.0, ""))[0]:
+            best[(kind, "title")] = (points, f"title word {found.group(1) if found else ''}")
+    for (kind, place), (points, text) in best.items():
+        ev.add(kind, points, f"{place} says {text!r}")
+    _stems(ev, f, trig, places)
+
+
+def _stems(ev: _Evidence, f: PageFeatures, trig: Triggers, places: Mapping[str, str]) -> None:
+    """A short page dense with the words of a notice reads as one, whatever its wording. The
+    stems are no needles (they are common words): they only weigh on a page a needle of a
+    phrase or a vendor marker already sent to the full look."""
+    if not trig.needles or f.text_weight >= 500 or f.prose_blocks >= 2:
+        return
+    text = " ".join((places["title"], places["heading"], places["text"][:600]))
+    found: dict[PageKind, set[str]] = {}
+    for stem in STEMS:
+        if _FOLDED[stem] in text:
+            found.setdefault(PageKind(stem.kind), set()).add(stem.text)
+    for kind, stems in found.items():
+        if len(stems) >= 3:
+            ev.add(kind, 3 if len(stems) >= 5 else 2, f"notice words {sorted(stems)[:5]}")
+
+
+def _content_points(f: PageFeatures) -> tuple[float, str]:
+    tw = f.text_weight
+    size = -6 if tw >= 4000 else -4 if tw >= 2000 else -2 if tw >= 1000 else -1 if tw >= 600 else 0
+    prose = -3 if f.prose_blocks >= 4 else -2 if f.prose_blocks >= 2 else 0
+    article = -2 if f.has_article else 0
+    total = size + prose + article
+    return float(total), f"content: text {tw}, prose {f.prose_blocks} {total:+d}"
+
+
+def judge_page(
+    body: bytes,
+    text: str,
+    encoding: str,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    url: str = "",
+    final_url: str = "",
+    probe: ProbeAnswer | None = None,
+    soft404_similarity: float = SOFT404_SIMILARITY,
+) -> PageVerdict:
+    """The verdict on one HTML page. ``body`` and ``text, encoding`` are the raw bytes and what
+    :func:`crawler.web.parse.decode_body` made of them; ``probe`` is the soft-404 probe answer
+    of the page's host and prefix (``ProbeBook.get(url)``), if one was fetched. Never raises."""
+    headers = headers or {}
+    head = head_bytes(body, text, encoding)
+    trig = precheck(head, status=status, headers=headers, probe=probe)
+    if not trig.any:
+        return PageVerdict(PageKind.CONTENT, Band.CONFIDENT, 0.0, status=status)
+    return _judge(
+        head,
+        trig,
+        truncated=len(body) > SCAN_BYTES,
+        status=status,
+        headers=headers,
+        url=url,
+        final_url=final_url,
+        probe=probe,
+        soft404_similarity=soft404_similarity,
+    )
+
+
+def _judge(
+    head: bytes,
+    trig: Triggers,
+    *,
+    truncated: bool,
+    status: int,
+    headers: Mapping[str, str],
+    url: str,
+    final_url: str,
+    probe: ProbeAnswer | None,
+    soft404_similarity: float,
+) -> PageVerdict:
+    """The full look at a page the pre-check did not clear (every point needs a trigger)."""
+    features, doc = extract(head, truncated=truncated)
+    ev = _Evidence()
+    vendor = _vendor_evidence(ev, doc, headers, trig, features)
+    login_context = (
+        features.password_inputs > 0 or status == 401 or (PageKind.LOGIN in trig.title_words)
+    )
+    _phrases(ev, features, trig, login_context)
+    if trig.status:
+        _status_evidence(ev, status)
+    if features.password_inputs and any(n in trig.needles for n in _PASSWORD_NEEDLES):
+        in_page = features.password_inputs - features.chrome_password_inputs
+        # A sign-in box in the header, a sidebar or a drop-down menu is site chrome.
+        ev.add(PageKind.LOGIN, 3 if in_page else 1, f"password input x{features.password_inputs}")
+    similarity = None
+    match = compare(probe, features.text_head, requested_url=url, final_url=final_url)
+    probe_confirmed = False
+    if match is not None:
+        similarity = match.similarity
+        if match.same_redirect or match.similarity >= soft404_similarity:
+            probe_confirmed = True
+            ev.add(PageKind.SOFT_404, 8, f"like the probe answer ({match.similarity:.2f})")
+        elif match.similarity >= LIKELY_SIMILARITY:
+            ev.add(PageKind.SOFT_404, 4, f"close to the probe answer ({match.similarity:.2f})")
+    if probe is not None and probe.honest and ev.points[PageKind.SOFT_404] > 0:
+        # The host answers 404 for missing pages under this prefix: a 200 here is a real page
+        # whatever it says (Bar-Yossef et al.'s premise).
+        ev.points[PageKind.SOFT_404] = 0.0
+        ev.reasons[PageKind.SOFT_404].append("host answers 404 for missing pages: real page")
+    _shape_evidence(ev, features)
+    content, content_reason = _content_points(features)
+    scores: dict[PageKind, float] = {}
+    for kind, points in ev.points.items():
+        exempt = kind is PageKind.SOFT_404 and probe_confirmed
+        scores[kind] = points if exempt or points <= 0 else max(0.0, points + content)
+    kind = max(scores, key=lambda k: scores[k])  # dict order breaks ties: blocked, login, 404
+    score = scores[kind]
+    reasons = tuple(ev.reasons[kind]) + ((content_reason,) if content else ())
+    if score >= CONFIDENT_SCORE:
+        verdict_kind, band = kind, Band.CONFIDENT
+    elif score >= LEAN_SCORE:
+        verdict_kind, band = kind, Band.UNCERTAIN
+    elif score >= DOUBT_SCORE:
+        verdict_kind, band = PageKind.CONTENT, Band.UNCERTAIN
+    else:
+        verdict_kind, band = PageKind.CONTENT, Band.CONFIDENT
+    return PageVerdict(
+        kind=verdict_kind,
+        band=band,
+        score=score,
+        vendor=vendor if kind is PageKind.BLOCKED and score >= DOUBT_SCORE else None,
+        reasons=reasons,
+        features=features,
+        similarity=similarity,
+        status=status,
+    )
+
+
+def _vendor_evidence(
+    ev: _Evidence,
+    doc: PageDoc,
+    headers: Mapping[str, str],
+    trig: Triggers,
+    features: PageFeatures,
+) -> str | None:
+    """Block evidence from vendor markers and captcha widgets; the vendor named, if any."""
+    hits = match_vendors(doc, headers, trig.needles)
+    by_vendor: dict[str, list[str]] = {}
+    totals: dict[str, int] = {}
+    for hit in hits:
+        totals[hit.vendor] = totals.get(hit.vendor, 0) + hit.points
+        by_vendor.setdefault(hit.vendor, []).append(hit.evidence)
+    # A vendor's 1-point markers (its server header, its cookies) only say it serves the site.
+    telling = {hit.vendor for hit in hits if hit.points >= 2}
+    vendor = max(telling, key=lambda v: totals[v]) if telling else None
+    if vendor is not None:
+        points = min(9, totals[vendor])
+        ev.add(PageKind.BLOCKED, points, f"{vendor}: {', '.join(by_vendor[vendor][:3])}")
+    if features.captcha_widget and not features.text_inputs and features.text_weight < 400:
+        # A challenge asks for nothing but the captcha; a contact or sign-up form with a captcha
+        # also asks for a name, an email, a message.
+        ev.add(PageKind.BLOCKED, 3, f"{features.captcha_widget} widget, nothing else asked")
+        vendor = vendor or features.captcha_widget
+    return vendor
+
+
+def _status_evidence(ev: _Evidence, status: int) -> None:
+    if status == 401:
+        ev.add(PageKind.LOGIN, 4, "status 401")
+    elif status in (403, 429):
+        ev.add(PageKind.BLOCKED, 2, f"status {status}")
+    elif status in (404, 410):
+        ev.add(PageKind.SOFT_404, 3, f"status {status}")
+
+
+def _shape_evidence(ev: _Evidence, f: PageFeatures) -> None:
+    """A near-empty page makes whatever it says count more (only where something was said, and
+    not on a page with paragraphs of prose)."""
+    if f.prose_blocks >= 2:
+        return
+    for kind in PAGE_CATEGORY:
+        if ev.points[kind] < LEAN_SCORE:
+            continue
+        if f.text_weight < 250:
+            ev.add(kind, 2, f"almost no text ({f.text_weight})")
+        elif f.text_weight < 500:
+            ev.add(kind, 1, f"little text ({f.text_weight})")
+        if kind is PageKind.BLOCKED and (f.meta_refresh or f.links <= 2):
+            ev.add(kind, 1, "no way on (refresh or no links)")
+
+
+def settle(verdict: PageVerdict, llm_kind: PageKind | None, source: str = "llm") -> PageVerdict:
+    """``verdict`` with the LLM's answer applied — only in the uncertain band: a confident verdict
+    is never overturned, and no answer leaves the rules' lean standing."""
+    if llm_kind is None or verdict.band is Band.CONFIDENT:
+        return verdict
+    return replace(
+        verdict,
+        kind=llm_kind,
+        source=source,
+        reasons=(*verdict.reasons, f"LLM: {llm_kind.value}"),
+    )

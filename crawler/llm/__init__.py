@@ -8,8 +8,10 @@ llama.cpp server for a small local model.
 
 from __future__ import annotations
 
+import logging
 from contextlib import AsyncExitStack
 
+from crawler.errors import LLMError
 from crawler.llm.cache import MemoryVerdictCache, StorageVerdictCache, VerdictCache
 from crawler.llm.manager import LLMManager, LLMSettings, RecordAnalyser
 from crawler.storage.base import Storage
@@ -24,6 +26,8 @@ __all__ = [
     "open_llm_manager",
 ]
 
+log = logging.getLogger(__name__)
+
 
 async def open_llm_manager(
     cfg: LLMSettings,
@@ -35,8 +39,30 @@ async def open_llm_manager(
 ) -> LLMManager:
     """An entered :class:`LLMManager` whose verdicts are cached in ``storage`` (so a rerun over
     the same state dir pays for none again), closed with ``stack``. When the LLM is disabled or
-    unconfigured it says so once (WARNING) and answers with ``fallback``'s analyses."""
+    unconfigured it says so once (WARNING) and answers with ``fallback``'s analyses.
+
+    With ``[llm] provider = "local"`` the bundled small model is started first (in-process
+    llama.cpp, :class:`~crawler.llm.local.LocalModelServer`, stopped with ``stack``) and used
+    as the endpoint; when it cannot start, the crawl says why and goes on with rules alone."""
+    if getattr(cfg, "provider", "endpoint") == "local" and cfg.enabled:
+        cfg = await _start_local(cfg, stack)
     manager = LLMManager(
         cfg, fallback=fallback, cache=StorageVerdictCache(storage), max_wait_s=max_wait_s
     )
     return await stack.enter_async_context(manager)
+
+
+async def _start_local(cfg: LLMSettings, stack: AsyncExitStack) -> LLMSettings:
+    from crawler.config import LLMConfig
+    from crawler.llm.local import LocalModelServer
+
+    assert isinstance(cfg, LLMConfig), "provider = local needs an LLMConfig"
+    try:
+        base_url, model = await stack.enter_async_context(LocalModelServer())
+    except LLMError as exc:
+        log.warning("local model unavailable (%s): rules alone", exc)
+        return cfg.model_copy(update={"enabled": False})
+    log.info("local model %s started at %s", model, base_url)
+    # A small model on a shared CPU answers in seconds, not milliseconds.
+    timeout = max(cfg.timeout_s, 60.0)
+    return cfg.model_copy(update={"base_url": base_url, "model": model, "timeout_s": timeout})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Generic, Protocol, TypeVar
 
 from crawler.errors import LLMError
@@ -28,6 +28,7 @@ __all__ = [
     "VerdictCache",
     "error_signature",
     "normalise_message",
+    "page_signature",
 ]
 
 _MAX_NORMALISED_CHARS = 500
@@ -45,19 +46,29 @@ _COLLAPSE = (
 )
 
 
-def normalise_message(message: str) -> str:
+def normalise_message(message: str, limit: int = _MAX_NORMALISED_CHARS) -> str:
     """``message`` with URLs, UUIDs, hex ids and numbers collapsed, whitespace squeezed and case
     folded: two failures that differ only in those have the same normalised message."""
     text = message.lower()
     for pattern, token in _COLLAPSE:
         text = pattern.sub(token, text)
-    return " ".join(text.split())[:_MAX_NORMALISED_CHARS]
+    return " ".join(text.split())[:limit]
 
 
 def error_signature(host: str, category: str, status: int | None, message: str) -> str:
     """The cache key of a failure: sha256 over host, category, status and normalised message."""
     parts = (host.lower(), category.upper(), "" if status is None else str(status))
     raw = "\x1f".join((*parts, normalise_message(message)))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def page_signature(parts: Iterable[str]) -> str:
+    """The cache key of a page verdict: sha256 over everything the LLM is shown about the page
+    except its URL — title, visible-text excerpt, features, status, headers — each normalised
+    like an error message (ids, numbers and URLs collapsed) but not truncated. Two pages get the
+    same verdict only if the model was shown the same thing (a thousand copies of one captcha
+    page with different ray ids cost one call); a shared host or prefix is not enough."""
+    raw = "\x1f".join(normalise_message(part, limit=1_000_000) for part in parts)
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 

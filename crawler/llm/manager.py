@@ -24,17 +24,26 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from crawler.config import BreakerConfig
+from crawler.decide.blocks import Band, PageKind, PageVerdict, settle
 from crawler.decide.breaker import CircuitBreaker
 from crawler.decide.rules import RuleAnalyser
 from crawler.errors import LLMError
-from crawler.llm.cache import MemoryVerdictCache, SingleFlight, VerdictCache, error_signature
+from crawler.llm.cache import (
+    MemoryVerdictCache,
+    SingleFlight,
+    VerdictCache,
+    error_signature,
+    page_signature,
+)
 from crawler.llm.client import LLMClient, LLMUnavailable
-from crawler.llm.prompts import Prompt, block_prompt, error_prompt
+from crawler.llm.prompts import Prompt, block_prompt, error_prompt, page_headers, page_prompt
 from crawler.llm.schema import (
     ANALYSIS_SCHEMA,
     BLOCK_SCHEMA,
+    PAGE_SCHEMA,
     validate_analysis,
     validate_block_verdict,
+    validate_page_verdict,
 )
 from crawler.records import Action, Analysis, FailureRecord
 
@@ -143,6 +152,10 @@ def _analysis_to_cache(analysis: Analysis) -> dict[str, Any]:
 
 def _block_to_cache(blocked: bool) -> dict[str, Any]:
     return {"kind": "block", "blocked": blocked}
+
+
+def _page_to_cache(kind: PageKind) -> dict[str, Any]:
+    return {"kind": "page", "verdict": kind.value}
 
 
 class LLMManager:
@@ -283,9 +296,54 @@ class LLMManager:
         advice, source = found
         return replace(clamp(advice, record, max_wait_s=self.max_wait_s), source=source)
 
+    async def judge_page(
+        self, url: str, verdict: PageVerdict, headers: Mapping[str, str] | None = None
+    ) -> PageVerdict:
+        """``verdict`` settled by the LLM when the rules were unsure of it
+        (:func:`crawler.decide.blocks.settle`): a confident verdict comes back as it is without
+        a call, and so does any verdict when the LLM is disabled, over budget, failing or
+        answers something that does not validate. The model sees the page's title, visible
+        text, features, status and a few headers (:func:`crawler.llm.prompts.page_prompt`);
+        only its one-word verdict is used. Verdicts are cached by :func:`page_signature`.
+        Never raises."""
+        if not self.enabled or verdict.band is not Band.UNCERTAIN:
+            return verdict
+        limit = self.cfg.max_excerpt_chars
+        shown_headers = page_headers(headers)
+        features = verdict.features
+        sig = "page-" + page_signature(
+            (
+                features.title,
+                features.text_head[:limit],
+                features.noscript_text[:limit],
+                repr(sorted(features.summary().items())),
+                str(verdict.status),
+                shown_headers,
+            )
+        )
+        try:
+            found = await self._verdict(
+                sig,
+                lambda: page_prompt(url, verdict, shown_headers, max_chars=limit),
+                "page_verdict",
+                PAGE_SCHEMA,
+                validate_page_verdict,
+                _page_to_cache,
+                self.model,
+            )
+        except Exception:
+            log.exception("LLM page verdict on %s failed; the rules decide", url)
+            return verdict
+        if found is None:
+            return verdict
+        kind, source = found
+        if kind is not verdict.kind:
+            log.info("LLM moves %s from %s to %s", url, verdict.kind.value, kind.value)
+        return settle(verdict, kind, source)
+
     async def confirm_block(self, url: str, excerpt: str) -> bool | None:
-        """Whether a 200 page the heuristics suspect is a block, captcha or soft 404 really is
-        one; None when the LLM cannot say (disabled, over budget, failing, invalid answer)."""
+        """Legacy, for the engine until it calls :meth:`judge_page`: whether a 200 page the old
+        heuristics suspect is a block page; None when the LLM cannot say."""
         if not self.enabled:
             return None
         limit = self.cfg.max_excerpt_chars

@@ -22,8 +22,9 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from crawler.decide.blocks import PageVerdict
 from crawler.errors import LLMError
-from crawler.llm.schema import ACTION_HELP, ANALYSIS_SCHEMA, BLOCK_SCHEMA
+from crawler.llm.schema import ACTION_HELP, ANALYSIS_SCHEMA, BLOCK_SCHEMA, PAGE_SCHEMA
 from crawler.records import FailureRecord, Severity
 from crawler.redact import redact_text, redact_url
 
@@ -36,10 +37,12 @@ __all__ = [
     "error_prompt",
     "fence",
     "load_prompt",
+    "page_headers",
+    "page_prompt",
     "prompts_dir",
 ]
 
-PROMPT_FILES = ("system.md", "user_error.md", "user_block.md")
+PROMPT_FILES = ("system.md", "user_error.md", "user_block.md", "system_page.md", "user_page.md")
 FENCE_OPEN = "<<<UNTRUSTED"
 FENCE_CLOSE = "UNTRUSTED>>>"
 # Spacing and case variants too, so the data cannot close the fence early in any spelling.
@@ -164,3 +167,56 @@ def block_prompt(url: str, excerpt: str, *, max_chars: int) -> Prompt:
         schema=json.dumps(BLOCK_SCHEMA),
     )
     return Prompt(system=_system(), user=user)
+
+
+# Response headers that say something about what a page is; others are left out of the prompt.
+_PAGE_HEADERS = (
+    "content-type",
+    "server",
+    "cf-mitigated",
+    "x-datadome",
+    "x-dd-b",
+    "x-amzn-waf-action",
+    "x-sucuri-block",
+    "x-kpsdk-ct",
+    "x-vercel-mitigated",
+    "retry-after",
+    "www-authenticate",
+)
+
+
+def page_headers(headers: Mapping[str, str] | None) -> str:
+    """The few telling response headers as ``name: value`` lines (``set-cookie``: cookie names
+    only, never their values), sorted, each cut to 100 characters."""
+    if not headers:
+        return ""
+    lines: list[str] = []
+    for name, value in headers.items():
+        key = name.lower()
+        if key in _PAGE_HEADERS:
+            lines.append(f"{key}: {' '.join(str(value).split())[:100]}")
+        elif key == "set-cookie":
+            names = [c.split("=", 1)[0].strip() for c in str(value).split("\n") if "=" in c]
+            lines.append(f"set-cookie (names): {', '.join(names)[:100]}")
+    return "\n".join(sorted(lines))
+
+
+def page_prompt(url: str, verdict: PageVerdict, headers: str, *, max_chars: int) -> Prompt:
+    """The prompt asking what an uncertain page is: its title and visible text (never its
+    markup), the measured features, the status and a few headers — the web's parts fenced."""
+    features = verdict.features
+    excerpt = features.text_head
+    if features.noscript_text:
+        excerpt += f"\n[noscript] {features.noscript_text}"
+    system = _render("system_page.md", fence_open=FENCE_OPEN, fence_close=FENCE_CLOSE)
+    user = _render(
+        "user_page.md",
+        status=verdict.status,
+        features=json.dumps(features.summary(), ensure_ascii=False, sort_keys=True),
+        url=fence(url, min(max_chars, _MAX_URL_CHARS)),
+        title=fence(features.title, min(max_chars, _MAX_URL_CHARS)),
+        headers=fence(headers, max_chars),
+        excerpt=fence(excerpt, max_chars),
+        schema=json.dumps(PAGE_SCHEMA),
+    )
+    return Prompt(system=system, user=user)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from crawler.decide.blocks import PageKind
 from crawler.errors import LLMError
 from crawler.records import Action, Analysis, Severity
 
@@ -25,10 +26,12 @@ __all__ = [
     "MAX_ERROR_TYPE_CHARS",
     "MAX_STEPS",
     "MAX_STEP_CHARS",
+    "PAGE_SCHEMA",
     "extract_json",
     "response_format",
     "validate_analysis",
     "validate_block_verdict",
+    "validate_page_verdict",
 ]
 
 MAX_ERROR_TYPE_CHARS = 64
@@ -83,6 +86,17 @@ BLOCK_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+# The verdict on a page the rules are unsure about: one kind from a closed set, and a short reason
+# that is only logged. Nothing else in an answer is read: no link, no instruction, no action.
+PAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "verdict": {"type": "string", "enum": [k.value for k in PageKind]},
+        "reason": {"type": "string"},
+    },
+    "required": ["verdict", "reason"],
+    "additionalProperties": False,
+}
 # The six contract keys must be present; wait_s may be absent (or null).
 _REQUIRED = tuple(key for key in ANALYSIS_SCHEMA["required"] if key != "wait_s")
 _FENCED_JSON = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
@@ -243,3 +257,13 @@ def validate_block_verdict(raw: Mapping[str, Any] | str) -> bool:
     if not isinstance(blocked, bool):
         raise LLMError("blocked: expected a boolean")
     return blocked
+
+
+def validate_page_verdict(raw: Mapping[str, Any] | str) -> PageKind:
+    """The ``verdict`` of a page-verdict answer as a :class:`PageKind`; :class:`LLMError` if it
+    is missing or not one of the four kinds. The reason and any other key are ignored."""
+    data = _as_mapping(raw)
+    verdict = data.get("verdict")
+    if isinstance(verdict, str):  # small models write "soft-404" or "Soft 404"
+        verdict = "_".join(verdict.replace("-", " ").split())
+    return PageKind(_enum_value(verdict, "verdict", [k.value for k in PageKind]))
