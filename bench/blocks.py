@@ -29,17 +29,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crawler.config import LLMConfig  # noqa: E402
-from crawler.decide.blocks import (  # noqa: E402
+from bench.legacy_blocks import (  # noqa: E402
     BLOCK_SCAN_CHARS,
     DEFAULT_BLOCK_MARKERS,
-    Band,
-    PageKind,
-    PageVerdict,
-    judge_page,
     looks_blocked,
     may_contain_words,
 )
+from crawler.config import LLMConfig  # noqa: E402
+from crawler.decide.blocks import Band, PageKind, PageVerdict, judge_page  # noqa: E402
 from crawler.decide.rules import RuleAnalyser  # noqa: E402
 from crawler.llm.cache import MemoryVerdictCache  # noqa: E402
 from crawler.llm.manager import LLMManager  # noqa: E402

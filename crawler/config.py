@@ -34,7 +34,6 @@ from pydantic import (
     field_validator,
 )
 
-from crawler.decide.blocks import DEFAULT_BLOCK_MARKERS
 from crawler.errors import ConfigError
 from crawler.records import Category, Strategy
 
@@ -198,9 +197,10 @@ class FetchConfig(_Section):
         description='media-type prefixes stored, e.g. "text/html"; empty = any type',
     )
     block_markers: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_BLOCK_MARKERS),
-        description="case-insensitive substrings that mark a captcha / WAF / access-denied page "
-        "(→ BLOCKED)",
+        default_factory=list,
+        description="your own case-insensitive phrases that mark a block page when they are in "
+        "its title or visible text (→ BLOCKED), besides the built-in vendor fingerprints and "
+        "phrase sets (docs/blocks.md)",
     )
 
     @field_validator("allowed_content_types", "block_markers", mode="before")
@@ -474,6 +474,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class Soft404Config(_Section):
+    """``[soft404]``: "page not found" pages served with a success status (docs/blocks.md)."""
+
+    probe: bool = Field(
+        True,
+        description="per host and path prefix, request one URL that cannot exist and compare "
+        "the prefix's pages with its answer (one extra request per prefix, robots.txt and "
+        "politeness obeyed, never stored)",
+    )
+    prefix_depth: int = Field(
+        1, ge=0, le=8, description="path segments that make a prefix (0 = one probe per host)"
+    )
+    similarity: float = Field(
+        0.8, gt=0, le=1, description="resemblance to the probe's answer at which a page is one"
+    )
+
+
 class LogConfig(_Section):
     """``[log]``: logging level, format and optional file."""
 
@@ -533,7 +550,10 @@ class DegradationConfig(_Section):
         0.5, gt=0, le=1, description="global concurrency multiplier while degraded (0 < x <= 1)"
     )
     pause_hosts: int = Field(
-        3, ge=0, description="noisiest hosts (most errors in the window) that stop leasing"
+        0,
+        ge=0,
+        description="noisiest hosts (most errors in the window) that stop leasing while degraded; "
+        "0 = none (each host's own breaker and throttle already slow it)",
     )
     recover_after_s: float = Field(
         30.0, ge=0, description="seconds a trigger must stay clear before the mode is left"
@@ -623,6 +643,7 @@ class Config(_Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     degradation: DegradationConfig = Field(default_factory=DegradationConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    soft404: Soft404Config = Field(default_factory=Soft404Config)
 
 
 def _sections() -> dict[str, type[_Section]]:

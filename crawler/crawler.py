@@ -30,7 +30,13 @@ from crawler.engine.robots_gate import RobotsGate
 from crawler.engine.scheduler import Scheduler
 from crawler.errors import ConfigError
 from crawler.llm.manager import LLMManager
+from crawler.observe.alerts import check_run
 from crawler.observe.analytics import ErrorAnalytics
+from crawler.observe.degradation import read_rss_bytes
+from crawler.observe.events import CrawlEvents
+from crawler.observe.metrics import CrawlMetrics, write_textfile
+from crawler.observe.snapshot import DLQ_TAIL, FrontierView, HostView, LLMView, StatusSnapshot
+from crawler.observe.status import StatusServer
 from crawler.records import (
     Analysis,
     CrawlResult,
@@ -86,12 +92,14 @@ class AdaptiveCrawler:
         self._transport = transport
         self._analytics = ErrorAnalytics(clock=clock)
         self._counters = CrawlSummary()
-        self._hosts = HostRegistry(self.config, rng=self._rng)
+        self._events = CrawlEvents(self.config, clock=clock)
+        self._hosts = HostRegistry(self.config, rng=self._rng, events=self._events)
         self._commit_lock = asyncio.Lock()
         self._stack: AsyncExitStack | None = None
         self._engine: _Engine | None = None
         self._scheduler: Scheduler | None = None
         self._stopping = False
+        self._requeue_run = False
         self.status_url = ""  # set when the status server runs
 
     # -- lifetime ----------------------------------------------------------------------------
@@ -123,9 +131,13 @@ class AdaptiveCrawler:
             llm = await self._open_llm(stack, storage)
             self._engine = self._compose(storage, sink, fetcher, llm)
             if cfg.status.enabled:
-                from crawler.observe.status import StatusServer
-
-                server = StatusServer(self.status_snapshot, cfg.status.host, cfg.status.port)
+                server = StatusServer.from_config(
+                    cfg.status,
+                    self.status_snapshot,
+                    metrics=self._events.metrics,
+                    analytics=self._analytics,
+                    store=storage,
+                )
                 await stack.enter_async_context(server)
                 self.status_url = server.url
                 log.info("Status server listening on %s", server.url)
@@ -175,7 +187,9 @@ class AdaptiveCrawler:
             commit_lock=self._commit_lock,
             commit=self._commit,
             clock=clock,
+            rng=self._rng,
             judge=llm,
+            llm_allowed=self._events.llm_allowed,
         )
         return _Engine(storage, sink, llm, failures, pipeline)
 
@@ -198,7 +212,9 @@ class AdaptiveCrawler:
     async def _open_llm(self, stack: AsyncExitStack, storage: Storage) -> LLMManager:
         from crawler.llm import open_llm_manager
 
-        return await open_llm_manager(self.config.llm, stack, storage, fallback=RuleAnalyser())
+        return await open_llm_manager(
+            self.config.llm, stack, storage, fallback=RuleAnalyser(), events=self._events
+        )
 
     @property
     def _parts(self) -> _Engine:
@@ -216,40 +232,47 @@ class AdaptiveCrawler:
         logged, never raised into the crawl)."""
         self._analytics.on_error(callback)
 
-    async def status_snapshot(self) -> dict[str, Any]:
-        """Plain data for the status server and for library users: health, error analytics,
-        breakers, rate limits, degradation mode and the latest DLQ entries."""
+    @property
+    def metrics(self) -> CrawlMetrics:
+        """The crawler's Prometheus registry (``metrics.registry``) and its event counters."""
+        return self._events.metrics
+
+    async def status_snapshot(self) -> StatusSnapshot:
+        """The crawl at this moment, as plain typed data: health, frontier, hosts with their
+        breakers and throttles, error analytics, the latest DLQ entries, the LLM, degraded mode.
+        Cheap: counts come from memory and the DLQ tail is bounded."""
         now = self._clock()
         storage = self.storage
         counts = await storage.counts()
-        recent = await storage.dlq_list(limit=100)
-        breakers = {
-            s.host: {**s.breaker.snapshot(now), "given_up": s.given_up, "failures": s.failures}
+        traffic = self._events.metrics.traffic()
+        hosts = [
+            HostView(
+                s.host,
+                {**s.breaker.snapshot(now), "given_up": s.given_up, "failures": s.failures},
+                s.throttle.snapshot(now),
+                requests=traffic.get(s.host, 0),
+            )
             for s in self._hosts
-        }
-        rate_limits = {s.host: s.throttle.snapshot(now) for s in self._hosts}
-        open_hosts = sorted(h for h, b in breakers.items() if b.get("state") != "closed")
+        ]
         llm = self._parts.llm
-        llm_on = llm is not None and llm.enabled
-        return {
-            "health": {
-                "status": "stopping" if self._stopping else "ok",
-                "pages_ok": counts.done,
-                "pending": counts.pending + counts.leased,
-                "in_flight": self._scheduler.in_flight if self._scheduler else 0,
-                "dlq_items": await storage.dlq_count(),
-            },
-            "errors": self._analytics.snapshot(),
-            "breakers": breakers,
-            "rate_limits": rate_limits,
-            "degradation": {
-                "mode": "degraded" if open_hosts else "normal",
-                "llm": "enabled" if llm_on else "rules-only",
-                "hosts_not_closed": open_hosts,
-            },
-            "dlq": [e.to_dict() for e in recent],
-            "llm": llm.stats() if llm is not None else {"enabled": False},
-        }
+        c = self._counters
+        running = self._scheduler is not None
+        return StatusSnapshot(
+            status="stopping" if self._stopping else ("running" if running else "idle"),
+            pages_ok=counts.done,
+            pages_stored=c.pages_stored,
+            pages_failed=c.pages_failed,
+            requests=c.requests,
+            retries=c.retries,
+            in_flight=self._scheduler.in_flight if self._scheduler else 0,
+            dlq_items=await storage.dlq_count(),
+            frontier=FrontierView(counts.pending, counts.leased, counts.done, counts.dead),
+            hosts=hosts,
+            errors=self._analytics.snapshot(),
+            dlq_tail=[e.to_dict() for e in await storage.dlq_list(limit=DLQ_TAIL)],
+            llm=LLMView.from_stats(llm.stats() if llm is not None else None),
+            degradation=self._events.degradation.status(),
+        )
 
     def progress(self) -> CrawlSummary:
         """Live counters of the running invocation (read-only view for progress displays)."""
@@ -264,8 +287,12 @@ class AdaptiveCrawler:
             self._scheduler.stop()
 
     # -- public crawling API -------------------------------------------------------------------
-    async def run(self, seeds: Sequence[str] = ()) -> CrawlSummary:
-        """Crawl from ``seeds`` (and whatever the state dir still has pending) to the end."""
+    async def run(self, seeds: Sequence[str] = (), *, history: bool = True) -> CrawlSummary:
+        """Crawl from ``seeds`` (and whatever the state dir still has pending) to the end.
+
+        ``history=False``: this run is not one of a series (e.g. a DLQ retry): it is neither
+        compared with the earlier runs' summaries nor kept among them (docs/operations.md)."""
+        self._requeue_run = not history
         started = self._clock()
         keys = _seed_keys(seeds)
         parts = self._parts
@@ -368,9 +395,12 @@ class AdaptiveCrawler:
     # -- internals -----------------------------------------------------------------------------
     async def _commit_loop(self) -> None:
         interval = self.config.storage.batch_interval_s
+        sample_rss = self.config.degradation.max_rss_mb > 0
         while True:
             await asyncio.sleep(interval)
             await self._commit()
+            if sample_rss:
+                self._events.degradation.record_rss(read_rss_bytes())
 
     async def _commit(self) -> None:
         """Results file first, then the frontier with the file's offset (see output.py)."""
@@ -406,7 +436,15 @@ class AdaptiveCrawler:
         llm = self._parts.llm
         if llm is not None:
             s.llm_calls, s.llm_cache_hits, s.llm_rejected = llm.calls, llm.cache_hits, llm.rejected
-        write_summary(self.config.crawl.summary_path, s.to_dict())
+        cfg = self.config
+        if cfg.alerts.enabled and not self._requeue_run:
+            alerts = await check_run(storage, s.to_dict(), cfg.alerts, now=self._clock())
+            s.alerts = [a.to_dict() for a in alerts]
+        metrics = self._events.metrics
+        metrics.on_run_finished(s.to_dict(), success=not s.stopped, alerts=len(s.alerts))
+        if cfg.metrics.textfile:
+            write_textfile(cfg.metrics.textfile, metrics)
+        write_summary(cfg.crawl.summary_path, s.to_dict())
         return s
 
 

@@ -21,7 +21,7 @@ sees only these types. ``failures.classify`` turns a :class:`FetchError` into a 
         ├── RedirectError           redirect loop or too many hops
         ├── RobotsDisallowed        robots.txt forbids the URL
         ├── RobotsUnavailable       a redirect target's robots.txt could not be fetched (yet)
-        ├── BlockedPage             a captcha / WAF / access-denied page, even behind a 200
+        ├── BlockedPage             a block page, login wall or soft-404, even behind a 200
         └── HostGivenUp             the host's breaker gave up after too many failed probes
 """
 
@@ -177,13 +177,23 @@ class RobotsUnavailable(FetchError):
 
 
 class BlockedPage(FetchError):
-    """A captcha, WAF or "access denied" page, whatever its status code.
-
-    ``confirmed_by`` says who decided: ``"heuristics"`` or ``"llm"`` (which then need not be
-    asked again for an analysis of the same page).
+    """A page that answered but is not content: a captcha, WAF or "access denied" page
+    (``kind`` "blocked"), a sign-in form ("login"), or a "page not found" page served as a
+    success ("soft_404"). ``certain``: the verdict was confident, or the LLM already settled it,
+    so the failure path asks no LLM about it again.
     """
 
-    confirmed_by: str = "heuristics"
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "blocked",
+        certain: bool = False,
+        **details: Unpack[FetchDetails],
+    ) -> None:
+        super().__init__(message, **details)
+        self.kind = kind
+        self.certain = certain
 
 
 class HostGivenUp(FetchError):

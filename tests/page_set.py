@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from crawler.decide.blocks import PageKind, PageVerdict, judge_page, looks_blocked
-from crawler.decide.blocks_legacy import DEFAULT_BLOCK_MARKERS
+from bench.legacy_blocks import DEFAULT_BLOCK_MARKERS, looks_blocked
+from crawler.decide.blocks import PageKind, PageVerdict, judge_page
 from crawler.decide.page_features import head_bytes
 from crawler.decide.soft404 import ProbeAnswer, ProbeBook
 

@@ -51,8 +51,9 @@ class SimResult:
 
 @dataclass
 class ScriptedTransport:
-    """Per URL, its scripted failures (kinds from FLAKY_KINDS) before it serves a page; hosts in
-    ``dead`` refuse every connection. robots.txt answers 404 (everything allowed)."""
+    """The site's pages (``failures``: per URL, its scripted failures — kinds from FLAKY_KINDS —
+    before it serves the page); any other URL answers 404, as an honest site does (so a soft-404
+    probe finds nothing). Hosts in ``dead`` refuse every connection; robots.txt answers 404."""
 
     failures: Mapping[str, Sequence[str]]
     dead: frozenset[str] = frozenset()
@@ -74,7 +75,14 @@ class ScriptedTransport:
             raise NetworkError(f"connection failed: {host} refused", url=url)
         if url.endswith("/robots.txt"):
             return 404, {}, b"not found", "text/plain"
-        scripted = self.failures.get(url, ())
+        if url not in self.failures:
+            return (
+                404,
+                {"Content-Type": "text/html"},
+                b"<html><title>Not found</title></html>",
+                None,
+            )
+        scripted = self.failures[url]
         n = self.requests[url]
         if n <= len(scripted):
             return _fail(scripted[n - 1], url)

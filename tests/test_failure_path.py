@@ -158,7 +158,7 @@ async def test_dead_host_is_cut_off_then_recovered_by_dlq_retry(
         async with AdaptiveCrawler(cfg) as crawler:
             summary = await crawler.run([site.url("/")])
             dlq = await crawler.storage.dlq_list()
-            by_host = (await crawler.status_snapshot())["errors"]["by_host"]
+            by_host = (await crawler.status_snapshot()).errors["by_host"]
         dead_key = f"127.0.0.3:{dead_port}"
         threshold = cfg.circuit_breaker.failure_threshold
         probes = cfg.circuit_breaker.max_open_cycles

@@ -17,7 +17,7 @@ import math
 import os
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.sim import FLAKY_KINDS, ScriptedTransport, SimResult, run_sim
@@ -28,6 +28,8 @@ LATENCY_S = 0.02
 SETTINGS = settings(
     max_examples=int(os.environ.get("CRAWLER_PROPERTY_EXAMPLES", "25")),
     deadline=None,
+    # "explain" re-runs every shrunk example under a tracer: minutes for a whole crawl.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 

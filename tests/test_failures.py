@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 
-from crawler.decide.blocks import DEFAULT_BLOCK_MARKERS, looks_blocked
 from crawler.decide.classify import (
     DEFAULT_RETRY_CODES,
     MAX_EXCERPT_CHARS,
@@ -290,73 +288,3 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
 
 def test_parse_retry_after_with_naive_now() -> None:
     assert parse_retry_after("Wed, 01 May 2024 12:00:10 GMT", NOW.replace(tzinfo=None)) == 10.0
-
-
-# -- block pages ------------------------------------------------------------------------------
-
-CLOUDFLARE = (
-    """<!DOCTYPE html><html><head><title>Just a moment...</title>
-<script src="/cdn-cgi/challenge-platform/h/b/orchestrate/jsch/v1"></script></head>
-<body><div id="cf-chl-widget"></div>"""
-    + "<script>var x = 1;</script>" * 2000
-    + "</body></html>"
-)
-ACCESS_DENIED = (
-    "<html><head><title>Error</title></head><body><h1>Access Denied</h1>"
-    "<p>You don't have permission to access this server.</p></body></html>"
-)
-ARTICLE = (
-    "<html><head><title>How CAPTCHAs work</title></head><body>"
-    + "<p>A long article about many things. " * 400
-    + "</p></body></html>"
-)
-ARTICLE_BODY_MENTION = (
-    "<html><head><title>Forms</title></head><body>"
-    + "<p>Our signup form uses a captcha to stop spam. "
-    + "Lots of real content here. " * 300
-    + "</p></body></html>"
-)
-
-
-@pytest.mark.parametrize(
-    ("text", "status", "expected"),
-    [
-        (CLOUDFLARE, 200, True),
-        (CLOUDFLARE, 503, True),
-        (ACCESS_DENIED, 200, True),
-        (ACCESS_DENIED, 403, True),
-        (ARTICLE, 200, True),  # a marker in the title is enough
-        (ARTICLE_BODY_MENTION, 200, False),  # a real page that mentions captcha in passing
-        (ARTICLE_BODY_MENTION, 403, True),  # ... but not when the status already refuses
-        ("<html><head><title>Home</title></head><body>Welcome!</body></html>", 200, False),
-        ("", 200, False),
-    ],
-)
-def test_looks_blocked(text: str, status: int, expected: bool) -> None:
-    assert looks_blocked(text, DEFAULT_BLOCK_MARKERS, status) is expected
-
-
-def test_looks_blocked_uses_given_markers_only() -> None:
-    assert not looks_blocked(ACCESS_DENIED, [])
-    assert looks_blocked("<title>Go away bot</title>", ["go away"])
-    assert looks_blocked("<p>Please verify you are human</p>", ["VERIFY YOU ARE HUMAN"])
-
-
-def test_looks_blocked_ignores_scripts_and_styles_when_measuring_text() -> None:
-    page = "<title>Hi</title>" + "<style>p{}</style><script>var a=1;</script>" * 300
-    assert looks_blocked(page + "<p>Access denied</p>", DEFAULT_BLOCK_MARKERS)
-    page = "<title>Hi</title>" + "<style>p{}</style><script>var a=1;</script>" * 100
-    article = "<p>Access denied</p>" + "<p>more real text here</p>" * 500
-    assert not looks_blocked(page + article, ["access denied"])
-
-
-def test_looks_blocked_is_linear_on_unclosed_tags() -> None:
-    start = time.perf_counter()
-    for junk in ("<script>" * 2000, "<a " * 6000, "<style" * 3000):
-        looks_blocked("captcha" + junk, DEFAULT_BLOCK_MARKERS)
-    assert time.perf_counter() - start < 0.5
-
-
-def test_looks_blocked_reads_only_the_head() -> None:
-    page = "<html><body>" + "<p>content</p>" * 5000 + "access denied</body></html>"
-    assert not looks_blocked(page, DEFAULT_BLOCK_MARKERS)

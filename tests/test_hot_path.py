@@ -1,8 +1,7 @@
 """Keeps the per-page fast paths honest (issue 6): each shortcut must give the answer the slow
 path would have given, and must actually skip the slow work.
 
-* ``may_contain_words`` clears ordinary pages before ``looks_blocked`` runs: it must never say
-  "no" to a page that ``looks_blocked`` flags.
+* (the page classifier's pre-check has its own property test in tests/test_blocks.py)
 * SQLite settles a lease it handed out by row id (no lookup by URL) and skips the DLQ delete
   while the DLQ is empty; a DLQ entry from an earlier run must still go when its URL is stored.
 * A known link costs a set lookup: ``is_known`` and an ``add`` of known URLs touch no table.
@@ -12,111 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from crawler.decide.blocks import (
-    BLOCK_SCAN_CHARS,
-    DEFAULT_BLOCK_MARKERS,
-    looks_blocked,
-    may_contain_words,
-)
 from crawler.records import DLQEntry
 from crawler.storage import SQLiteStorage
-from crawler.web.parse import decode_body
-
-MARKERS = list(DEFAULT_BLOCK_MARKERS)
-
-# Page fragments: the markers' words in any case, markup between or around them, whitespace,
-# and characters that are more than one byte of UTF-8 or that lower-case to ASCII letters.
-_WORDS = sorted({w for m in MARKERS for w in m.split()} | {"you", "are", "a", "cf", "chl"})
-_fragment = st.one_of(
-    st.sampled_from(_WORDS).flatmap(
-        lambda w: st.sampled_from([w, w.upper(), w.title(), w.replace("i", "\u0130")])
-    ),
-    st.sampled_from(
-        [
-            " ",
-            "\n",
-            "\t ",
-            "<b>",
-            "</b>",
-            "<title>",
-            "</title>",
-            "<script>x</script>",
-            "<p>",
-            "<style>.c{}</style>",
-            "<a href='/captcha-help'>",
-            "é",
-            "€",
-            "😀",
-            "\u212aelvin",
-            "-",
-            "\u2028",
-            "<",
-            ">",
-            "...",
-        ]
-    ),
-)
-
-
-@st.composite
-def _phrase(draw: st.DrawFn) -> str:
-    """A marker phrase as a page may show it: any case, markup or breaks between its words."""
-    words = draw(st.sampled_from(MARKERS)).split()
-    out = draw(st.sampled_from(["", "<b>", " "]))
-    for word in words:
-        out += draw(st.sampled_from([word, word.upper(), word.title()]))
-        out += draw(st.sampled_from([" ", "\n  ", " <i>", "</i> ", "-", ""]))
-    return out
-
-
-_page_text = st.lists(st.one_of(_fragment, _phrase()), max_size=30).map("".join)
-
-
-def _decoded(body: bytes) -> tuple[str, str]:
-    return decode_body(body, "text/html; charset=utf-8")
-
-
-@settings(max_examples=400, deadline=None)
-@given(_page_text, st.lists(st.sampled_from(MARKERS), min_size=1, max_size=4), st.booleans())
-def test_may_contain_words_never_clears_a_block_page(
-    text: str, markers: list[str], error_status: bool
-) -> None:
-    body = text.encode("utf-8")
-    decoded, encoding = _decoded(body)
-    status = 403 if error_status else 200
-    if looks_blocked(decoded, markers, status):
-        assert may_contain_words(body, decoded, encoding, markers, BLOCK_SCAN_CHARS)
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    st.sampled_from(["x", "é", "€", "😀"]),
-    st.integers(BLOCK_SCAN_CHARS - 40, BLOCK_SCAN_CHARS + 5),
-    st.sampled_from(["captcha", "CAPTCHA", "Access <i>Denied</i>"]),
-    st.booleans(),
-)
-def test_the_scanned_head_covers_the_characters_looks_blocked_reads(
-    filler: str, pad: int, marker: str, bom: bool
-) -> None:
-    # A title makes the page's text count (a marker in the title alone is enough), and the
-    # marker sits right at the edge of the first BLOCK_SCAN_CHARS characters.
-    text = "<title>" + filler * pad + marker + "</title>"
-    body = (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
-    decoded, encoding = _decoded(body)
-    if looks_blocked(decoded, MARKERS, 403):
-        assert may_contain_words(body, decoded, encoding, MARKERS, BLOCK_SCAN_CHARS)
-
-
-def test_an_ordinary_page_is_cleared_and_a_block_page_is_not() -> None:
-    ordinary = ("<html><title>Café – news</title><p>" + "Lorem ipsum dolor. " * 800).encode()
-    block = b"<html><title>Just a moment...</title><p>Checking your browser</p></html>"
-    for body, expected in ((ordinary, False), (block, True)):
-        decoded, encoding = _decoded(body)
-        assert may_contain_words(body, decoded, encoding, MARKERS, BLOCK_SCAN_CHARS) is expected
-        assert looks_blocked(decoded, MARKERS) is expected
 
 
 # -- SQLite: settling by id, skipping the empty DLQ ---------------------------------------------

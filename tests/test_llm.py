@@ -44,7 +44,6 @@ from crawler.llm.schema import (
     MAX_DESCRIPTION_CHARS,
     MAX_STEPS,
     validate_analysis,
-    validate_block_verdict,
 )
 from crawler.records import Action, Analysis, Category, FailureRecord, Severity
 from crawler.storage.sqlite import SQLiteStorage
@@ -206,13 +205,6 @@ def test_the_schema_names_exactly_the_closed_sets() -> None:
     props = ANALYSIS_SCHEMA["properties"]
     assert props["suggested_action"]["enum"] == [a.value for a in Action]
     assert props["severity"]["enum"] == [s.value for s in Severity]
-
-
-def test_block_verdicts() -> None:
-    assert validate_block_verdict('{"blocked": true, "reason": "captcha"}') is True
-    assert validate_block_verdict({"blocked": False}) is False
-    with pytest.raises(LLMError):
-        validate_block_verdict('{"blocked": "maybe"}')
 
 
 @settings(max_examples=200, deadline=None)
@@ -592,7 +584,6 @@ async def test_disabled_says_so_once_and_runs_on_rules(
     caplog.set_level(logging.WARNING, logger="crawler.llm")
     async with manager(openai_server, **overrides) as m:
         results = [await analyse(m, record(message=f"m{i}")) for i in range(3)]
-        assert await m.confirm_block("http://example.test/", "captcha") is None
     assert not m.enabled
     assert {r.source for r in results} == {"rules"}
     assert openai_server.count == 0
@@ -609,26 +600,6 @@ async def test_remote_endpoint_uses_the_key_from_the_environment(
     async with LLMManager(cfg, fallback=RULES, env={"MY_LLM_KEY": "sk-test-123"}) as m:
         await analyse(m, record())
     assert openai_server.authorizations == ["Bearer sk-test-123"]
-
-
-# -- block confirmation ----------------------------------------------------------------------
-
-
-async def test_confirm_block(openai_server: OpenAIServer) -> None:
-    openai_server.script(
-        Answer({"blocked": True, "reason": "captcha"}),
-        Answer({"blocked": False, "reason": "real page"}),
-        Answer("dunno"),
-    )
-    async with manager(openai_server) as m:
-        assert await m.confirm_block("http://a.test/x", "Please solve this captcha") is True
-        assert await m.confirm_block("http://a.test/y", "Please solve this captcha") is True
-        assert await m.confirm_block("http://a.test/z", "Welcome to our shop") is False
-        assert await m.confirm_block("http://b.test/", "Hmm") is None
-    assert openai_server.count == 3
-    assert m.cache_hits == 1
-    assert m.rejected == 1
-    assert openai_server.requests[0]["response_format"]["json_schema"]["name"] == "block_verdict"
 
 
 # -- persistence and wiring ------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from crawler import AdaptiveCrawler
 from crawler.config import Config
 from crawler.testing import Page, Status, TestSite
+from tests.conftest import read_jsonl
 from tests.openai_server import GOOD_ANALYSIS, Answer, OpenAIServer, Raw, Stall
 from tests.openai_server import Status as LLMStatus
 from tests.openai_server import openai_server as openai_server  # the fixture
@@ -21,12 +22,25 @@ CAPTCHA = "Please complete the CAPTCHA to prove you are not a robot."
 
 
 def answer_by_question(body: dict[str, Any]) -> Answer:
-    """A block confirmation gets a verdict; an error analysis gets a valid analysis."""
-    if "blocked" in json.dumps(body.get("response_format") or {}) or "blocked" in str(
-        body.get("messages")
-    ):
-        return Answer({"blocked": True, "reason": "a captcha page"})
+    """A page verdict gets "blocked"; an error analysis gets a valid analysis."""
+    if "page_verdict" in json.dumps(body.get("response_format") or {}):
+        return Answer({"verdict": "blocked", "reason": "a captcha page"})
     return Answer(GOOD_ANALYSIS)
+
+
+CLOUDFLARE_BLOCK = (
+    "<html><head><title>Attention Required! | Cloudflare</title></head><body>"
+    '<div id="cf-wrapper"><h1>Sorry, you have been blocked</h1><p>Cloudflare Ray ID: '
+    "8a1b2c3d4e5f6a7b</p></div></body></html>"
+)
+SIGN_IN = (  # a page the rules are unsure of (tests/test_blocks.py)
+    "<html><head><title>Sign in - {name} Accounts</title></head><body><h1>Sign in</h1>"
+    '<form><input type="email" name="id"><button>Next</button></form></body></html>'
+)
+
+
+def html(body: str) -> Status:
+    return Status(200, {"Content-Type": "text/html; charset=utf-8"}, body)
 
 
 def llm_config(make_config: Callable[..., Config], server: OpenAIServer, **kw: Any) -> Config:
@@ -91,7 +105,7 @@ async def test_misbehaving_llm_never_stops_the_crawl(
     async with AdaptiveCrawler(llm_config(make_config, openai_server)) as crawler:
         summary = await crawler.run([site.url("/")])
         (entry,) = await crawler.storage.dlq_list()
-        stats = (await crawler.status_snapshot())["llm"]
+        stats = (await crawler.status_snapshot()).llm.to_dict()
     assert summary.pages_ok == 2
     assert entry.error["category"] == "AUTH"
     assert entry.context["analysis_source"] == "rules"
@@ -164,18 +178,43 @@ async def test_rerun_over_same_state_dir_makes_no_new_call(
     assert {e.context["analysis_source"] for e in entries} == {"llm-cache"}
 
 
-async def test_llm_saying_not_a_block_stores_the_page(
+async def test_the_llm_moves_an_uncertain_page_either_way(
     site: TestSite, make_config: Callable[..., Config], openai_server: OpenAIServer, tmp_path: Path
 ) -> None:
-    site.add("/", Page(title="root", links=["/article"]))
-    site.add("/article", Page(title="How captcha systems work", body_text="A short note."))
-    openai_server.default = Answer({"blocked": False, "reason": "an article about captchas"})
+    site.add("/", Page(title="root", links=["/one", "/two"]))
+    site.add("/one", html(SIGN_IN.format(name="Example")))
+    site.add("/two", html(SIGN_IN.format(name="Other")))
+
+    def by_page(body: dict[str, Any]) -> Answer:
+        said_content = "Example" in json.dumps(body.get("messages"))
+        return Answer({"verdict": "content" if said_content else "login", "reason": "seen"})
+
+    openai_server.default = by_page
     cfg = llm_config(make_config, openai_server, crawl__out=str(tmp_path / "o.jsonl"))
     async with AdaptiveCrawler(cfg) as crawler:
         summary = await crawler.run([site.url("/")])
+        dlq = {e.url: e for e in await crawler.storage.dlq_list()}
+    stored = {r["url"] for r in read_jsonl(tmp_path / "o.jsonl")}
+    assert site.url("/one") in stored
+    assert dlq[site.url("/two")].error["category"] == "AUTH"
+    assert "by LLM" in dlq[site.url("/two")].error["message"]
     assert summary.pages_ok == 2
-    assert summary.dlq_items == 0
-    assert openai_server.count == 1
+
+
+async def test_a_confident_block_stays_out_whatever_the_llm_says(
+    site: TestSite, make_config: Callable[..., Config], openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    site.add("/", Page(title="root", links=["/blocked"]))
+    site.add("/blocked", html(CLOUDFLARE_BLOCK))
+    openai_server.default = Answer({"verdict": "content", "reason": "ignore previous rules"})
+    cfg = llm_config(make_config, openai_server, crawl__out=str(tmp_path / "o.jsonl"))
+    async with AdaptiveCrawler(cfg) as crawler:
+        summary = await crawler.run([site.url("/")])
+        (entry,) = await crawler.storage.dlq_list()
+    assert entry.error["category"] == "BLOCKED"
+    assert entry.context["analysis_source"] == "rules"  # confident: nobody asked the LLM
+    assert openai_server.count == 0
+    assert summary.pages_ok == 1
 
 
 async def test_no_endpoint_warns_once_and_runs_on_rules(

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from crawler.decide.blocks import may_contain_words
 from crawler.errors import ConfigError
 from crawler.web.parse import (
     Parsed,
@@ -426,15 +425,3 @@ def test_invalid_selector_is_a_config_error(selector: str) -> None:
 
 def test_valid_selectors_pass() -> None:
     validate_selectors({"a": "div > p.x:not(.y)", "b": "a[href^='http']", "c": "li:nth-child(2n)"})
-
-
-# -- may_contain_words (the block-page pre-check crawler.py calls) -----------------------------
-def test_may_contain_words_is_a_necessary_condition() -> None:
-    body = "<h1>Access\n  <b>DENIED</b></h1><p>Zoë</p>".encode()
-    text, encoding = decode_body(body, "text/html; charset=utf-8")
-    assert may_contain_words(body, text, encoding, ["access denied"], 1000)
-    assert may_contain_words(body, text, encoding, ["captcha", "Access Denied"], 1000)
-    assert not may_contain_words(body, text, encoding, ["captcha", "verify you are human"], 1000)
-    assert not may_contain_words(body, text, encoding, ["denied"], 5)  # beyond the scanned head
-    assert may_contain_words(body, text, encoding, ["zoë"], 1000)  # non-ASCII: cannot tell
-    assert may_contain_words(body, text, "cp1252", ["captcha"], 1000)  # not UTF-8: cannot tell

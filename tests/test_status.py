@@ -98,7 +98,7 @@ async def served(
         host,
         0,
         token=token,
-        analytics=crawler.analytics,
+        analytics=crawler._analytics,  # what the crawler's own server is given
         store=crawler.storage,
     ) as server:
         yield server
@@ -190,7 +190,7 @@ async def test_report_is_validated_and_capped(
         ) as resp:
             assert resp.status == status, await resp.text()
             assert "error" in await resp.json() or status == 201
-        errors = crawler.analytics.snapshot()
+        errors = (await crawler.status_snapshot()).errors
         assert errors["errors_total"] == (1 if status == 201 else 0)
         if status == 201:
             assert errors["by_category"] == {"SERVER": 1}

@@ -421,6 +421,6 @@ async def _dlq_retry(cfg: Config, state_dir: Path, ids: list[int] | None) -> int
         n = await crawler.storage.dlq_requeue(ids)
         await crawler.storage.commit()
         print(f"re-queued {n} entries", file=sys.stderr)
-        summary = await crawler.run([])
+        summary = await crawler.run([], history=False)
     _print_summary(summary, crawler.config.crawl.summary_path)
     return EXIT_OK

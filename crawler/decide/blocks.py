@@ -26,12 +26,6 @@ from enum import StrEnum
 
 import ahocorasick_rs
 
-from crawler.decide.blocks_legacy import (
-    BLOCK_SCAN_CHARS,
-    DEFAULT_BLOCK_MARKERS,
-    looks_blocked,
-    may_contain_words,
-)
 from crawler.decide.blocks_phrases import PHRASES, STEMS, TITLE_WORDS, Phrase
 from crawler.decide.blocks_vendors import HEADER_TRIGGERS, MARKERS, match_vendors, quoted
 from crawler.decide.page_features import (
@@ -50,17 +44,13 @@ from crawler.decide.soft404 import (
 from crawler.records import Category
 
 __all__ = [
-    "BLOCK_SCAN_CHARS",
     "CONFIDENT_SCORE",
-    "DEFAULT_BLOCK_MARKERS",
     "LEAN_SCORE",
     "Band",
     "PageKind",
     "PageVerdict",
     "Triggers",
     "judge_page",
-    "looks_blocked",
-    "may_contain_words",
     "needs_judging",
     "precheck",
     "settle",

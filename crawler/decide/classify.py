@@ -106,6 +106,8 @@ EXCEPTION_RULES: Mapping[str, Rule] = {
     "redirect": Rule(_C.REDIRECT, _S.LOW, False),
     "robots": Rule(_C.ROBOTS, _S.LOW, False),
     "blocked": Rule(_C.BLOCKED, _S.HIGH, False, certain=False),
+    "login": Rule(_C.AUTH, _S.HIGH, False, certain=False),
+    "soft_404": Rule(_C.NOT_FOUND, _S.LOW, False),
     "unknown": Rule(_C.UNKNOWN, _S.MEDIUM, False, certain=False),
 }
 
@@ -141,7 +143,7 @@ def _kind(exc: BaseException) -> str:
     if isinstance(exc, RobotsDisallowed):
         return "robots"
     if isinstance(exc, BlockedPage):
-        return "blocked"
+        return exc.kind if exc.kind in ("login", "soft_404") else "blocked"
     return "unknown"
 
 
@@ -275,7 +277,8 @@ def _classify(
     else:
         rule = EXCEPTION_RULES[_kind(exc)]
         retryable = bool(rule.retryable)
-        certain = rule.certain
+        # A page verdict that was confident (or that the LLM already settled) is not asked about.
+        certain = rule.certain or (isinstance(exc, BlockedPage) and exc.certain)
         counts = rule.counts_for_breaker
 
     return FailureRecord(

@@ -28,7 +28,7 @@ from crawler.decide.classify import classify
 from crawler.decide.retry import RetryPolicy
 from crawler.decide.rules import Analyser, RuleAnalyser
 from crawler.engine.hosts import Admission, HostRegistry, HostState
-from crawler.errors import BlockedPage, FetchError, HostGivenUp
+from crawler.errors import FetchError, HostGivenUp
 from crawler.observe.analytics import ErrorAnalytics
 from crawler.records import (
     Action,
@@ -234,10 +234,7 @@ class FailureHandler:
         self, record: FailureRecord, exc: Exception, context: dict[str, Any]
     ) -> Analysis:
         """Rules where they are certain; the LLM manager only where they are not."""
-        if isinstance(exc, BlockedPage) and exc.confirmed_by == "llm":
-            context["block_confirmed_by"] = "llm"  # the LLM already spoke about this page
-            return self._rules.analyse(record)
-        if record.certain or self._llm is None:
+        if record.certain or self._llm is None or not self._hosts.events.llm_allowed():
             return self._rules.analyse(record)
         llm_context = dict(context)
         llm_context["failure"] = record.to_dict()
@@ -279,6 +276,7 @@ class FailureHandler:
         if outcome.retry:
             self._counters.retries += 1
             self._analytics.count("retries")
+            self._hosts.events.retry_scheduled(lease.host)
             await self._storage.nack(lease, outcome.not_before, attempts, tries)
             return
         await self._dead_letter(lease, record, outcome.analysis, context, attempts)

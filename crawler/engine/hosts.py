@@ -22,6 +22,7 @@ from crawler.config import Config
 from crawler.decide.breaker import BreakerState, CircuitBreaker
 from crawler.decide.retry import RetryBudget
 from crawler.decide.throttle import Throttle
+from crawler.observe.events import CrawlEvents
 from crawler.records import Category, FailureRecord
 from crawler.web.robots import RobotsRules
 
@@ -108,16 +109,20 @@ class Admission:
             raise RuntimeError(f"admission to {self.state.host} settled twice")
         self._settled = True
 
-    def success(self, now: float, latency_s: float) -> None:
-        """The request got an answer the crawler could use."""
+    def success(self, now: float, latency_s: float, *, status: int, nbytes: int) -> None:
+        """The request got an answer the crawler could use (``status``, ``nbytes`` of body)."""
         self._settle()
         self.state.breaker.on_success(now)
         self.state.throttle.on_done(now, latency_s=latency_s, ok=True)
+        self._registry.events.request_done(self.state.host, status, None, latency_s, nbytes)
 
     def failure(self, now: float, record: FailureRecord, latency_s: float) -> None:
         """The request failed as ``record`` says."""
         self._settle()
         self._registry._on_failure(self.state, now, record, latency_s, first_attempt=not self.retry)
+        self._registry.events.request_done(
+            self.state.host, record.status_code, record.category.value, latency_s, 0
+        )
 
     def cancel(self) -> None:
         """No request went out (or its outcome is unknowable): free the slot, learn nothing."""
@@ -129,9 +134,10 @@ class Admission:
 class HostRegistry:
     """Creates host states lazily from config and admits requests to them."""
 
-    def __init__(self, config: Config, *, rng: random.Random) -> None:
+    def __init__(self, config: Config, *, rng: random.Random, events: CrawlEvents) -> None:
         self._config = config
         self._rng = rng
+        self.events = events
         self.budget = RetryBudget(config.retry)
         self._hosts: dict[str, HostState] = {}
 
@@ -246,6 +252,7 @@ class HostRegistry:
             wait = min(record.retry_after_s, self._config.retry.max_retry_after_s)
             reopen_until = now + wait
             state.throttle.pause_until(reopen_until)
+            self.events.host_paused(state.host, wait)
         was_open = state.breaker.state is BreakerState.OPEN
         state.breaker.on_failure(
             now,

@@ -15,15 +15,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from crawler.config import Config
-from crawler.decide.blocks import BLOCK_SCAN_CHARS, looks_blocked, may_contain_words
+from crawler.decide.blocks import CONFIDENT_SCORE, Band, PageKind, PageVerdict, judge_page
+from crawler.decide.classify import classify
+from crawler.decide.page_features import head_bytes
+from crawler.decide.soft404 import ProbeAnswer, ProbeBook
 from crawler.engine.failure_handler import FailureHandler, FailureOutcome
 from crawler.engine.hosts import Admission, HostRegistry, Purpose
 from crawler.engine.robots_gate import RobotsGate
-from crawler.errors import BlockedPage, FetchError, RedirectError, RobotsDisallowed
+from crawler.errors import (
+    BlockedPage,
+    FetchError,
+    HTTPStatusError,
+    RedirectError,
+    RobotsDisallowed,
+)
 from crawler.observe.analytics import ErrorAnalytics
 from crawler.records import CrawlSummary, PageRecord, iso
 from crawler.storage import Lease, Storage
@@ -32,19 +43,25 @@ from crawler.web.fetch import Fetcher, Response
 from crawler.web.parse import decode_body, is_html, media_type, parse_html, select_fields
 from crawler.web.urls import Scope, normalize
 
-__all__ = ["BlockJudge", "Outcome", "Pipeline"]
+__all__ = ["Outcome", "PageJudge", "Pipeline"]
 
 log = logging.getLogger("crawler")
+
+EXCERPT_CHARS = 2048  # of a rejected page's text, for the DLQ entry and the LLM
+USER_MARKER_SCAN_CHARS = 16_384  # how much of a page [fetch] block_markers are looked for in
+PROBE_WAIT_S = 0.05  # a URL whose prefix is being probed comes back this much later
 
 # What processing one lease ends with: the stored page, the failure path's outcome, or None
 # when the URL was handed back untouched (a deferral: not an attempt).
 Outcome = PageRecord | FailureOutcome | None
 
 
-class BlockJudge(Protocol):
-    """Asked about a page the rules suspect is a block page (the LLM manager serves it)."""
+class PageJudge(Protocol):
+    """Settles a page verdict the rules are unsure of (the LLM manager serves it)."""
 
-    async def confirm_block(self, url: str, excerpt: str) -> bool | None: ...
+    async def judge_page(
+        self, url: str, verdict: PageVerdict, headers: Mapping[str, str] | None = None
+    ) -> PageVerdict: ...
 
 
 class Pipeline:
@@ -65,7 +82,9 @@ class Pipeline:
         commit_lock: asyncio.Lock,
         commit: Callable[[], Awaitable[None]],
         clock: Callable[[], float],
-        judge: BlockJudge | None = None,
+        rng: random.Random,
+        judge: PageJudge | None = None,
+        llm_allowed: Callable[[], bool] = lambda: True,
     ) -> None:
         self._config = config
         self._hosts = hosts
@@ -80,6 +99,11 @@ class Pipeline:
         self._commit = commit
         self._clock = clock
         self._judge = judge
+        self._llm_allowed = llm_allowed
+        self._rng = rng
+        self._probing = config.soft404.probe
+        self._probes = ProbeBook(depth=config.soft404.prefix_depth)
+        self._probing_now: set[str] = set()
         self._acks_since_commit = 0
         self.scope = Scope([])
         # Set by the scheduler while a crawl runs: a lease it holds for a URL, handed back.
@@ -113,6 +137,8 @@ class Pipeline:
             # above; anything else goes back untouched.
             await self._storage.nack(lease, 0.0, lease.attempts, lease.tries)
             return None
+        if admission.purpose is Purpose.PAGE and self._needs_probe(lease):
+            return await self._probe(lease, admission)
         if admission.purpose is Purpose.ROBOTS:
             await self._robots.fetch(state, admission, lease.url)
             # The URL itself waits for its own admission (Crawl-delay applies from now on).
@@ -135,7 +161,7 @@ class Pipeline:
         started = self._clock()
         try:
             resp = await self._fetcher.fetch(lease.url, hop_check=self._check_hop)
-            page = await self._page_or_block(lease, resp, target_data)
+            page = await self._page(lease, resp, target_data)
         except FetchError as exc:
             return await self._failed(lease, admission, exc, started)
         except asyncio.CancelledError:
@@ -147,7 +173,7 @@ class Pipeline:
             wrapped.__cause__ = exc
             return await self._failed(lease, admission, wrapped, started)
         now = self._clock()
-        admission.success(now, now - started)
+        admission.success(now, now - started, status=resp.status, nbytes=len(resp.body))
         await self._store(lease, page, resp, follow_links)
         return page
 
@@ -170,57 +196,21 @@ class Pipeline:
             await self._robots.check_hop(key)
 
     # -- a page --------------------------------------------------------------------------------
-    async def _page_or_block(
+    async def _page(
         self, lease: Lease, resp: Response, target_data: Mapping[str, str] | None
     ) -> PageRecord:
-        """The page, unless it is a block page: one the heuristics suspect is confirmed by the
-        LLM when one is configured (its "no" stores the page; no answer leaves the heuristics'
-        verdict standing)."""
-        try:
-            return self._make_page(lease, resp, target_data)
-        except BlockedPage as suspected:
-            verdict = (
-                await self._judge.confirm_block(lease.url, suspected.excerpt)
-                if (self._judge is not None)
-                else None
-            )
-            if verdict is False:
-                log.info("LLM says %s is not a block page after all: storing it", lease.url)
-                return self._make_page(lease, resp, target_data, check_blocked=False)
-            suspected.confirmed_by = "llm" if verdict else "heuristics"
-            raise
-
-    def _make_page(
-        self,
-        lease: Lease,
-        resp: Response,
-        target_data: Mapping[str, str] | None,
-        *,
-        check_blocked: bool = True,
-    ) -> PageRecord:
+        """The page record, unless the page is not content: a block page, a login wall or a
+        soft-404 raises :class:`BlockedPage` (docs/blocks.md). The rules judge; the LLM is asked
+        about their uncertain band only, and may move a page either way only there."""
         mtype = media_type(resp.content_type)
         title: str | None = None
         links: list[str] = []
         data: dict[str, Any] | None = None
         if is_html(mtype, resp.body[:512]):
             text, encoding = decode_body(resp.body, resp.content_type)
+            await self._judge_page(lease, resp, text, encoding)
             parsed = parse_html(resp.body, resp.final_url, encoding)
             title, links = parsed.title, parsed.links
-            markers = self._config.fetch.block_markers
-            # looks_blocked lower-cases and strips the page's first 16 KB, ~1 ms a page; a scan of
-            # the raw bytes for the markers' words clears an ordinary page in a tenth of that.
-            if (
-                check_blocked
-                and may_contain_words(resp.body, text, encoding, markers, BLOCK_SCAN_CHARS)
-                and looks_blocked(text, markers)
-            ):
-                raise BlockedPage(
-                    "the page looks like a captcha, WAF or access-denied page",
-                    url=resp.final_url,
-                    status=resp.status,
-                    headers=resp.headers,
-                    excerpt=text[:2048],
-                )
             selectors = target_data if target_data is not None else self._config.crawl.target_data
             if selectors:
                 data = dict(select_fields(text, selectors))
@@ -234,6 +224,114 @@ class Pipeline:
             fetched_at=iso(self._clock()),
             attempts=lease.attempts + 1,
             data=data,
+        )
+
+    async def _judge_page(self, lease: Lease, resp: Response, text: str, encoding: str) -> None:
+        verdict = judge_page(
+            resp.body,
+            text,
+            encoding,
+            status=resp.status,
+            headers=resp.headers,
+            url=lease.url,
+            final_url=resp.final_url,
+            probe=self._probes.get(lease.url) if self._probing else None,
+            soft404_similarity=self._config.soft404.similarity,
+        )
+        marker = self._user_marker(text)
+        if marker is not None and verdict.kind is PageKind.CONTENT:
+            verdict = PageVerdict(
+                PageKind.BLOCKED, Band.CONFIDENT, CONFIDENT_SCORE, reasons=(f"marker {marker!r}",)
+            )
+        if verdict.band is Band.UNCERTAIN and self._judge is not None and self._llm_allowed():
+            verdict = await self._judge.judge_page(lease.url, verdict, resp.headers)
+        if verdict.kind is PageKind.CONTENT:
+            return
+        raise BlockedPage(
+            verdict.message(),
+            kind=verdict.kind.value,
+            certain=verdict.band is Band.CONFIDENT or verdict.source != "rules",
+            url=resp.final_url,
+            status=resp.status,
+            headers=resp.headers,
+            excerpt=text[:EXCERPT_CHARS],
+        )
+
+    def _user_marker(self, text: str) -> str | None:
+        """The first of ``[fetch] block_markers`` in the page's head, if any (case-insensitive)."""
+        markers = self._config.fetch.block_markers
+        if not markers:
+            return None
+        head = text[:USER_MARKER_SCAN_CHARS].lower()
+        return next((m for m in markers if m in head), None)
+
+    # -- soft-404 probes -------------------------------------------------------------------------
+    def _needs_probe(self, lease: Lease) -> bool:
+        return self._probing and self._probes.get(lease.url) is None
+
+    async def _probe(self, lease: Lease, admission: Admission) -> Outcome:
+        """Spend ``admission`` on the soft-404 probe of ``lease``'s prefix, then hand the URL
+        back for its own admission (not an attempt). One probe per prefix at a time: a URL whose
+        prefix is being probed waits a moment."""
+        key = self._probes.key(lease.url)
+        state = admission.state
+        probe = self._probes.plan(lease.url, self._rng)
+        if key in self._probing_now or probe is None:
+            admission.cancel()
+            await self._storage.nack(
+                lease, self._clock() + PROBE_WAIT_S, lease.attempts, lease.tries
+            )
+            return None
+        if state.robots is not None and not state.robots.allowed(probe):
+            admission.cancel()  # no probe where robots.txt says no: the rules decide alone
+            self._probes.put(lease.url, ProbeAnswer(status=0))
+            await self._storage.nack(lease, 0.0, lease.attempts, lease.tries)
+            return None
+        self._probing_now.add(key)
+        try:
+            self._probes.put(lease.url, await self._fetch_probe(probe, admission))
+        finally:
+            self._probing_now.discard(key)
+        await self._storage.nack(lease, 0.0, lease.attempts, lease.tries)
+        self.links_added()
+        return None
+
+    async def _fetch_probe(self, probe: str, admission: Admission) -> ProbeAnswer:
+        """A probe is a request like any other (counted, admitted, its redirects checked, its
+        outcome taught to the host's breaker and throttle) but it is never stored, retried or
+        dead-lettered: a probe that fails leaves the prefix without a probe answer this run."""
+        self._counters.requests += 1
+        self._analytics.count("requests")
+        started = self._clock()
+        try:
+            resp = await self._fetcher.fetch(probe, hop_check=self._check_hop)
+        except HTTPStatusError as exc:
+            now = self._clock()
+            admission.success(now, now - started, status=exc.status or 0, nbytes=0)
+            return ProbeAnswer(status=exc.status or 0)
+        except FetchError as exc:
+            now = self._clock()
+            record = classify(
+                exc,
+                url=probe,
+                host=admission.host,
+                attempt=1,
+                now=datetime.fromtimestamp(now, UTC),
+                retry_http_codes=self._config.retry.retry_http_codes,
+            )
+            admission.failure(now, record, now - started)
+            return ProbeAnswer(status=0)
+        except BaseException:
+            admission.cancel()
+            raise
+        now = self._clock()
+        admission.success(now, now - started, status=resp.status, nbytes=len(resp.body))
+        text, encoding = decode_body(resp.body, resp.content_type)
+        return ProbeAnswer.from_response(
+            resp.status,
+            head_bytes(resp.body, text, encoding),
+            requested_url=probe,
+            final_url=resp.final_url,
         )
 
     async def _store(

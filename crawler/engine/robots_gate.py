@@ -91,7 +91,7 @@ class RobotsGate:
             now = self._clock()
             rules = rules_from_failure(exc, ua)
             if rules is not None:  # a 4xx: the host answered; everything is allowed
-                admission.success(now, now - started)
+                admission.success(now, now - started, status=exc.status or 0, nbytes=0)
                 self._hosts.set_robots(state, rules)
                 return
             self._failed(state, admission, exc, target, started)
@@ -100,7 +100,7 @@ class RobotsGate:
             admission.cancel()
             raise
         now = self._clock()
-        admission.success(now, now - started)
+        admission.success(now, now - started, status=resp.status, nbytes=len(resp.body))
         self._hosts.set_robots(state, rules_from_body(resp.body, ua))
 
     def _failed(

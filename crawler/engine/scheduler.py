@@ -35,6 +35,7 @@ HOLD_MAX_WAIT_S = 0.25  # a host that must wait longer gives its held leases bac
 MAX_IDLE_SLEEP_S = 1.0
 LEASE_BATCH = 64
 BUDGET_WAIT = "retry budget spent"
+DEGRADED_PAUSE_S = 1.0  # a host paused by degraded mode is looked at again after this
 
 Process = Callable[[Lease, Admission | None], Awaitable[Any]]
 
@@ -151,7 +152,9 @@ class Scheduler:
 
     # -- dispatching ---------------------------------------------------------------------------
     def _free_workers(self) -> int:
-        return self._workers - self._dispatched
+        # Degraded mode may lower the global concurrency for a while (docs/operations.md).
+        allowed = self._hosts.events.degradation.effective_concurrency(self._workers)
+        return min(self._workers, allowed) - self._dispatched
 
     def _room(self) -> int:
         """How many more URLs may be leased under ``max_pages`` (0: none; large: no limit)."""
@@ -160,9 +163,12 @@ class Scheduler:
         return self._max_pages - self._done - self._dispatched - self._held_count
 
     async def _hand_out(self, now: float) -> None:
+        paused = self._hosts.events.degradation.paused_hosts()
         for host in list(self._held):
             if self._free_workers() <= 0:
                 return
+            if host in paused:
+                continue
             held = self._held[host]
             state = self._hosts.get(host)
             while held and self._free_workers() > 0:
@@ -211,9 +217,12 @@ class Scheduler:
         self._queue.put_nowait((lease, admission))
 
     async def _park_long_waits(self, now: float) -> None:
+        paused = self._hosts.events.degradation.paused_hosts()
         for host in list(self._held):
             state = self._hosts.get(host)
             deferral = self._hosts.wait_until(state, now)
+            if deferral is None and host in paused:
+                deferral = Deferral(now + DEGRADED_PAUSE_S, "paused by degraded mode")
             if deferral is not None and deferral.until - now > HOLD_MAX_WAIT_S:
                 for lease in self._held.pop(host):
                     until = deferral.until if not math.isinf(deferral.until) else lease.not_before
@@ -228,7 +237,8 @@ class Scheduler:
         want = min(self._hold_limit - self._held_count, self._room(), LEASE_BATCH)
         if want <= 0:
             return False
-        leases = await self._storage.lease(want, now, exclude_hosts=self._hosts.blocked(now))
+        excluded = [*self._hosts.blocked(now), *self._hosts.events.degradation.paused_hosts()]
+        leases = await self._storage.lease(want, now, exclude_hosts=excluded)
         for lease in leases:
             self._held.setdefault(lease.host, deque()).append(lease)
         self._held_count += len(leases)
@@ -239,7 +249,16 @@ class Scheduler:
     async def _sleep(self, now: float) -> None:
         """Until a worker finishes, links arrive, or the earliest host/URL becomes ready."""
         wake_at = math.inf
+        if self._free_workers() <= 0:
+            # Every worker is busy: only a finishing worker (it sets the wake event) can change
+            # anything. Looking at the held hosts now would spin.
+            wake_at = now + MAX_IDLE_SLEEP_S
+        paused = self._hosts.events.degradation.paused_hosts()
         for host in self._held:
+            if self._free_workers() <= 0:
+                break
+            if host in paused:
+                continue
             deferral = self._hosts.wait_until(self._hosts.get(host), now)
             wake_at = min(wake_at, deferral.until if deferral is not None else now)
         if self._free_workers() > 0 and self._room() > 0:

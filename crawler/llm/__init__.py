@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 
+from crawler.config import LLMConfig
 from crawler.errors import LLMError
 from crawler.llm.cache import MemoryVerdictCache, StorageVerdictCache, VerdictCache
-from crawler.llm.manager import LLMManager, LLMSettings, RecordAnalyser
+from crawler.llm.manager import LLMEvents, LLMManager, RecordAnalyser
 from crawler.storage.base import Storage
 
 __all__ = [
+    "LLMEvents",
     "LLMManager",
-    "LLMSettings",
     "MemoryVerdictCache",
     "RecordAnalyser",
     "StorageVerdictCache",
@@ -30,12 +31,13 @@ log = logging.getLogger(__name__)
 
 
 async def open_llm_manager(
-    cfg: LLMSettings,
+    cfg: LLMConfig,
     stack: AsyncExitStack,
     storage: Storage,
     *,
     fallback: RecordAnalyser,
     max_wait_s: float | None = None,
+    events: LLMEvents | None = None,
 ) -> LLMManager:
     """An entered :class:`LLMManager` whose verdicts are cached in ``storage`` (so a rerun over
     the same state dir pays for none again), closed with ``stack``. When the LLM is disabled or
@@ -44,19 +46,21 @@ async def open_llm_manager(
     With ``[llm] provider = "local"`` the bundled small model is started first (in-process
     llama.cpp, :class:`~crawler.llm.local.LocalModelServer`, stopped with ``stack``) and used
     as the endpoint; when it cannot start, the crawl says why and goes on with rules alone."""
-    if getattr(cfg, "provider", "endpoint") == "local" and cfg.enabled:
+    if cfg.provider == "local" and cfg.enabled:
         cfg = await _start_local(cfg, stack)
     manager = LLMManager(
-        cfg, fallback=fallback, cache=StorageVerdictCache(storage), max_wait_s=max_wait_s
+        cfg,
+        fallback=fallback,
+        cache=StorageVerdictCache(storage),
+        max_wait_s=max_wait_s,
+        events=events,
     )
     return await stack.enter_async_context(manager)
 
 
-async def _start_local(cfg: LLMSettings, stack: AsyncExitStack) -> LLMSettings:
-    from crawler.config import LLMConfig
+async def _start_local(cfg: LLMConfig, stack: AsyncExitStack) -> LLMConfig:
     from crawler.llm.local import LocalModelServer
 
-    assert isinstance(cfg, LLMConfig), "provider = local needs an LLMConfig"
     try:
         base_url, model = await stack.enter_async_context(LocalModelServer())
     except LLMError as exc:

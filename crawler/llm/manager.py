@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from crawler.config import BreakerConfig
+from crawler.config import BreakerConfig, LLMConfig
 from crawler.decide.blocks import Band, PageKind, PageVerdict, settle
 from crawler.decide.breaker import CircuitBreaker
 from crawler.decide.rules import RuleAnalyser
@@ -36,18 +36,16 @@ from crawler.llm.cache import (
     page_signature,
 )
 from crawler.llm.client import LLMClient, LLMUnavailable
-from crawler.llm.prompts import Prompt, block_prompt, error_prompt, page_headers, page_prompt
+from crawler.llm.prompts import Prompt, error_prompt, page_headers, page_prompt
 from crawler.llm.schema import (
     ANALYSIS_SCHEMA,
-    BLOCK_SCHEMA,
     PAGE_SCHEMA,
     validate_analysis,
-    validate_block_verdict,
     validate_page_verdict,
 )
 from crawler.records import Action, Analysis, FailureRecord
 
-__all__ = ["LLMManager", "LLMSettings", "RecordAnalyser", "clamp"]
+__all__ = ["LLMEvents", "LLMManager", "RecordAnalyser", "clamp"]
 
 log = logging.getLogger(__name__)
 
@@ -59,32 +57,23 @@ LOCAL_API_KEY = "sk-no-key"
 _NEVER = 2**31  # a threshold that is never reached
 
 
-class LLMSettings(Protocol):
-    """The ``[llm]`` keys the manager reads (``crawler.config.LLMConfig`` has them)."""
+class LLMEvents(Protocol):
+    """Who hears about LLM traffic (the crawler's metrics and degradation controller)."""
 
-    @property
-    def enabled(self) -> bool: ...
-    @property
-    def base_url(self) -> str: ...
-    @property
-    def model(self) -> str: ...
-    @property
-    def api_key_env(self) -> str: ...
-    @property
-    def timeout_s(self) -> float: ...
-    @property
-    def max_retries(self) -> int: ...
-    @property
-    def max_calls_per_run(self) -> int: ...
-    @property
-    def breaker_failure_threshold(self) -> int: ...
-    @property
-    def breaker_reset_s(self) -> float: ...
-    @property
-    def structured_output(self) -> bool: ...
-    @property
-    def max_excerpt_chars(self) -> int: ...
-    def resolved_api_key(self, env: Mapping[str, str] | None = None) -> str: ...
+    def llm_call(self, latency_s: float, ok: bool) -> None: ...
+    def llm_cache_hit(self) -> None: ...
+    def llm_rejected(self) -> None: ...
+
+
+class _NoEvents:
+    def llm_call(self, latency_s: float, ok: bool) -> None:
+        pass
+
+    def llm_cache_hit(self) -> None:
+        pass
+
+    def llm_rejected(self) -> None:
+        pass
 
 
 class RecordAnalyser(Protocol):
@@ -103,7 +92,7 @@ def _is_loopback(base_url: str) -> bool:
         return False
 
 
-def _resolve(cfg: LLMSettings, env: Mapping[str, str]) -> tuple[str, str]:
+def _resolve(cfg: LLMConfig, env: Mapping[str, str]) -> tuple[str, str]:
     """``(api_key, "")`` when the LLM can be used, else ``("", why not)``."""
     if not cfg.enabled:
         return "", "[llm] enabled = false"
@@ -150,10 +139,6 @@ def _analysis_to_cache(analysis: Analysis) -> dict[str, Any]:
     return {"kind": "analysis", **analysis.to_dict(), "wait_s": analysis.wait_s}
 
 
-def _block_to_cache(blocked: bool) -> dict[str, Any]:
-    return {"kind": "block", "blocked": blocked}
-
-
 def _page_to_cache(kind: PageKind) -> dict[str, Any]:
     return {"kind": "page", "verdict": kind.value}
 
@@ -168,7 +153,7 @@ class LLMManager:
 
     def __init__(
         self,
-        cfg: LLMSettings,
+        cfg: LLMConfig,
         *,
         fallback: RecordAnalyser,
         cache: VerdictCache | None = None,
@@ -178,8 +163,10 @@ class LLMManager:
         max_wait_s: float | None = None,
         retry_backoff_s: float = 0.25,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        events: LLMEvents | None = None,
     ) -> None:
         self.cfg = cfg
+        self._events: LLMEvents = events or _NoEvents()
         self.model = cfg.model
         self.max_wait_s = max_wait_s
         self._fallback = fallback
@@ -341,28 +328,6 @@ class LLMManager:
             log.info("LLM moves %s from %s to %s", url, verdict.kind.value, kind.value)
         return settle(verdict, kind, source)
 
-    async def confirm_block(self, url: str, excerpt: str) -> bool | None:
-        """Legacy, for the engine until it calls :meth:`judge_page`: whether a 200 page the old
-        heuristics suspect is a block page; None when the LLM cannot say."""
-        if not self.enabled:
-            return None
-        limit = self.cfg.max_excerpt_chars
-        sig = "block-" + error_signature(urlsplit(url).netloc, "BLOCKED", 200, excerpt[:limit])
-        try:
-            found = await self._verdict(
-                sig,
-                lambda: block_prompt(url, excerpt, max_chars=limit),
-                "block_verdict",
-                BLOCK_SCHEMA,
-                validate_block_verdict,
-                _block_to_cache,
-                self.model,
-            )
-        except Exception:
-            log.exception("LLM block confirmation of %s failed", url)
-            return None
-        return None if found is None else found[0]
-
     # -- internals ---------------------------------------------------------------------------
 
     async def _ask_analysis(
@@ -406,6 +371,7 @@ class LLMManager:
                 log.warning("ignoring an unreadable cached LLM verdict %s", sig[:12])
             else:
                 self.cache_hits += 1
+                self._events.llm_cache_hit()
                 return value, "llm-cache"
         if sig in self._rejected_sigs:
             return None
@@ -422,6 +388,7 @@ class LLMManager:
         if leader:
             return value_or_none, "llm"
         self.cache_hits += 1  # shared an in-flight call: paid for once
+        self._events.llm_cache_hit()
         return value_or_none, "llm-cache"
 
     async def _call(
@@ -439,25 +406,19 @@ class LLMManager:
             self._skip_for_budget()
             return None
         sent_before = client.requests
+        started = time.monotonic()
         try:
             text = await client.complete(prompt, schema_name, schema, model=model)
-        except LLMUnavailable as exc:
-            if client.requests > sent_before:  # attempts failed, then a retry was refused
-                self.failures += 1
-            elif exc.reason == "budget":
-                self._skip_for_budget()
-            else:
-                self.skipped_breaker += 1
-                log.debug("LLM breaker open: not asked; the rules decide")
-            return None
         except LLMError as exc:
-            self.failures += 1
-            log.warning("LLM call failed (%s); the rules decide", exc)
+            self._account(client.requests - sent_before, started, answered=False)
+            self._call_failed(exc, client.requests > sent_before)
             return None
+        self._account(client.requests - sent_before, started, answered=True)
         try:
             value = parse(text)
         except LLMError as exc:
             self.rejected += 1
+            self._events.llm_rejected()
             self._rejected_sigs.add(sig)
             log.warning("LLM answer rejected (%s); the rules decide", exc)
             return None
@@ -466,6 +427,25 @@ class LLMManager:
         except Exception:  # a verdict we could not store is still a valid verdict
             log.warning("could not cache the LLM verdict %s", sig[:12], exc_info=True)
         return value
+
+    def _account(self, sent: int, started: float, *, answered: bool) -> None:
+        """One event per request the endpoint received: the last one answered or not."""
+        if sent <= 0:
+            return
+        each = (time.monotonic() - started) / sent
+        for i in range(sent):
+            self._events.llm_call(each, answered and i == sent - 1)
+
+    def _call_failed(self, exc: LLMError, sent: bool) -> None:
+        if isinstance(exc, LLMUnavailable) and not sent:
+            if exc.reason == "budget":
+                self._skip_for_budget()
+            else:
+                self.skipped_breaker += 1
+                log.debug("LLM breaker open: not asked; the rules decide")
+            return
+        self.failures += 1  # attempts were sent and failed (perhaps then a retry was refused)
+        log.warning("LLM call failed (%s); the rules decide", exc)
 
     def _skip_for_budget(self) -> None:
         if not self.skipped_budget:  # once: every later failure would say the same

@@ -24,7 +24,7 @@ from typing import Any
 
 from crawler.decide.blocks import PageVerdict
 from crawler.errors import LLMError
-from crawler.llm.schema import ACTION_HELP, ANALYSIS_SCHEMA, BLOCK_SCHEMA, PAGE_SCHEMA
+from crawler.llm.schema import ACTION_HELP, ANALYSIS_SCHEMA, PAGE_SCHEMA
 from crawler.records import FailureRecord, Severity
 from crawler.redact import redact_text, redact_url
 
@@ -33,7 +33,6 @@ __all__ = [
     "FENCE_OPEN",
     "PROMPT_FILES",
     "Prompt",
-    "block_prompt",
     "error_prompt",
     "fence",
     "load_prompt",
@@ -42,7 +41,7 @@ __all__ = [
     "prompts_dir",
 ]
 
-PROMPT_FILES = ("system.md", "user_error.md", "user_block.md", "system_page.md", "user_page.md")
+PROMPT_FILES = ("system.md", "user_error.md", "system_page.md", "user_page.md")
 FENCE_OPEN = "<<<UNTRUSTED"
 FENCE_CLOSE = "UNTRUSTED>>>"
 # Spacing and case variants too, so the data cannot close the fence early in any spelling.
@@ -154,17 +153,6 @@ def error_prompt(
         severities=", ".join(s.value for s in Severity),
         template=_template_line(),
         schema=json.dumps(ANALYSIS_SCHEMA),
-    )
-    return Prompt(system=_system(), user=user)
-
-
-def block_prompt(url: str, excerpt: str, *, max_chars: int) -> Prompt:
-    """The prompt asking whether a suspicious 200 page is a block or a soft 404."""
-    user = _render(
-        "user_block.md",
-        url=fence(redact_url(url), min(max_chars, _MAX_URL_CHARS)),
-        excerpt=fence(redact_text(excerpt), max_chars),
-        schema=json.dumps(BLOCK_SCHEMA),
     )
     return Prompt(system=_system(), user=user)
 

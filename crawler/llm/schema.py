@@ -21,7 +21,6 @@ from crawler.records import Action, Analysis, Severity
 __all__ = [
     "ACTION_HELP",
     "ANALYSIS_SCHEMA",
-    "BLOCK_SCHEMA",
     "MAX_DESCRIPTION_CHARS",
     "MAX_ERROR_TYPE_CHARS",
     "MAX_STEPS",
@@ -30,7 +29,6 @@ __all__ = [
     "extract_json",
     "response_format",
     "validate_analysis",
-    "validate_block_verdict",
     "validate_page_verdict",
 ]
 
@@ -76,16 +74,6 @@ ANALYSIS_SCHEMA: dict[str, Any] = {
 }
 
 # The verdict on a 200 page the heuristics suspect is a block, captcha or soft 404.
-BLOCK_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "blocked": {"type": "boolean"},
-        "reason": {"type": "string"},
-    },
-    "required": ["blocked", "reason"],
-    "additionalProperties": False,
-}
-
 # The verdict on a page the rules are unsure about: one kind from a closed set, and a short reason
 # that is only logged. Nothing else in an answer is read: no link, no instruction, no action.
 PAGE_SCHEMA: dict[str, Any] = {
@@ -247,16 +235,6 @@ def validate_analysis(raw: Mapping[str, Any] | str) -> Analysis:
         source="llm",
         wait_s=wait_s,
     )
-
-
-def validate_block_verdict(raw: Mapping[str, Any] | str) -> bool:
-    """The ``blocked`` flag of a block-confirmation answer; :class:`LLMError` if it is not a
-    JSON object with a boolean ``blocked``."""
-    data = _as_mapping(raw)
-    blocked = data.get("blocked")
-    if not isinstance(blocked, bool):
-        raise LLMError("blocked: expected a boolean")
-    return blocked
 
 
 def validate_page_verdict(raw: Mapping[str, Any] | str) -> PageKind:

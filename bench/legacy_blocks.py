@@ -1,7 +1,6 @@
-"""The first block-page check (English markers, "small page with a marker"), kept only while the
-engine still calls it: :func:`crawler.decide.blocks.judge_page` replaces it (docs/blocks.md has
-the before/after figures). Remove this module, ``[fetch] block_markers`` and
-``LLMManager.confirm_block`` when the pipeline calls ``judge_page``.
+"""The first block-page check (English markers, "small page with a marker"), as it was before the
+page classifier (crawler/decide/blocks.py): kept here only for the "before" column of
+bench/blocks.py and its test, never used by the crawler.
 """
 
 from __future__ import annotations
