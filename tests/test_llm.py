@@ -712,3 +712,8 @@ def test_prompts_ship_in_the_wheel(tmp_path: Path) -> None:
     assert out[0].startswith(site)
     assert out[1] == str(Path(site) / "crawler" / "prompts")
     assert out[2] == "True"
+    # The other package data files ship too: the Redis scripts and the dashboard page.
+    package = Path(site) / "crawler"
+    assert (package / "storage" / "redis" / "lua" / "lease.lua").is_file()
+    assert (package / "storage" / "redis" / "lua" / "prelude.lua").is_file()
+    assert (package / "observe" / "dashboard.html").is_file()

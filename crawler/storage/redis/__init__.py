@@ -58,6 +58,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -86,414 +87,38 @@ RECLAIM_BATCH = 1000
 DEAD_LETTER_RETRIES = 5  # a concurrent DLQ change for the same URL makes dead_letter retry
 
 # -- Lua ------------------------------------------------------------------------------------------
-# Shared by every script. A record keeps next_attempt_at as the string Python sent: Lua numbers
-# print with 14 digits, which would round epoch times.
-_LUA_PRELUDE = """
-local P = KEYS[1]
-local URLS, COUNTS, LEASES = P .. 'urls', P .. 'counts', P .. 'leases'
-local HEADS, NEXTS = P .. 'heads', P .. 'nexts'
-local FIELDS = {'p', 'l', 'd', 'x', 'a'}
-
-local function get(url)
-  local raw = redis.call('HGET', URLS, url)
-  if not raw then return nil end
-  local seq, depth, status, attempts, tries, nat, owner, host = string.match(raw,
-    '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
-  return {seq = seq, depth = depth, status = tonumber(status), attempts = attempts,
-          tries = tries, nat = nat, owner = owner, host = host}
-end
-
-local function put(url, r)
-  local raw = table.concat(
-    {r.seq, r.depth, r.status, r.attempts, r.tries, r.nat, r.owner, r.host}, '|')
-  redis.call('HSET', URLS, url, raw)
-  return raw
-end
-
-local function new_record(depth, host, attempts)
-  return {seq = redis.call('INCR', P .. 'seq'), depth = depth, status = 0,
-          attempts = attempts, tries = 0, nat = '0', owner = '', host = host}
-end
-
-local function move(old, new, n)
-  n = n or 1
-  if old ~= nil then redis.call('HINCRBY', COUNTS, FIELDS[old + 1], -n) end
-  redis.call('HINCRBY', COUNTS, FIELDS[new + 1], n)
-end
-
-local function fix_head(host)
-  local first = redis.call('ZRANGE', P .. 'q:' .. host, 0, 0, 'WITHSCORES')
-  if first[1] then redis.call('ZADD', HEADS, first[2], host)
-  else redis.call('ZREM', HEADS, host) end
-end
-
-local function fix_next(host)
-  local first = redis.call('ZRANGE', P .. 'd:' .. host, 0, 0, 'WITHSCORES')
-  if first[1] then redis.call('ZADD', NEXTS, first[2], host)
-  else redis.call('ZREM', NEXTS, host) end
-end
-
-local function enqueue(url, r)
-  if tonumber(r.nat) > 0 then
-    redis.call('ZADD', P .. 'd:' .. r.host, r.nat, url)
-    redis.call('ZADD', NEXTS, 'LT', r.nat, r.host)
-  else
-    redis.call('ZADD', P .. 'q:' .. r.host, r.seq, url)
-    redis.call('ZADD', HEADS, 'LT', r.seq, r.host)
-  end
-end
-
-local function dequeue(url, r)
-  if redis.call('ZREM', P .. 'q:' .. r.host, url) == 1 then fix_head(r.host) end
-  if redis.call('ZREM', P .. 'd:' .. r.host, url) == 1 then fix_next(r.host) end
-end
-
-local function lease(url, r, owner, expiry)
-  r.status = 1
-  r.owner = owner
-  redis.call('ZADD', LEASES, expiry, url)
-  return put(url, r)
-end
-
-local function unlease(url, owner)
-  local r = get(url)
-  if r and r.status == 1 and (owner == nil or r.owner == owner) then
-    r.status = 0
-    r.owner = ''
-    put(url, r)
-    enqueue(url, r)
-    move(1, 0)
-    redis.call('ZREM', LEASES, url)
-  end
-end
-
-local function reclaim(clock)
-  local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', clock, 'LIMIT', 0, RECLAIM_BATCH_N)
-  for _, url in ipairs(expired) do
-    unlease(url, nil)
-    redis.call('ZREM', LEASES, url)
-  end
-end
-
-local function excluded_from(first)
-  local set, n = {}, 0
-  for i = first, #ARGV do set[ARGV[i]] = true; n = n + 1 end
-  return set, n
-end
-""".replace("RECLAIM_BATCH_N", str(RECLAIM_BATCH))
-
-# ARGV: now, clock, expiry, owner, limit, excluded hosts...
-_LUA_LEASE = """
-reclaim(ARGV[2])
-local now, expiry, owner, limit = ARGV[1], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local excluded, n_excl = excluded_from(6)
-for _, host in ipairs(redis.call('ZRANGEBYSCORE', NEXTS, '-inf', now)) do
-  local dkey = P .. 'd:' .. host
-  for _, url in ipairs(redis.call('ZRANGEBYSCORE', dkey, '-inf', now)) do
-    local r = get(url)
-    if r then
-      redis.call('ZADD', P .. 'q:' .. host, r.seq, url)
-      redis.call('ZADD', HEADS, 'LT', r.seq, host)
-    end
-  end
-  redis.call('ZREMRANGEBYSCORE', dkey, '-inf', now)
-  fix_next(host)
-end
-local out, taken = {}, 0
-while taken < limit do
-  -- The best host is the first not excluded; everything it has below the second best's head
-  -- comes next in FIFO order. n_excl + 2 entries always hold both when they exist.
-  local heads = redis.call('ZRANGE', HEADS, 0, n_excl + 1, 'WITHSCORES')
-  local best, bound = nil, '+inf'
-  for i = 1, #heads, 2 do
-    if not excluded[heads[i]] then
-      if best == nil then best = heads[i] else bound = '(' .. heads[i + 1]; break end
-    end
-  end
-  if best == nil then break end
-  local qkey = P .. 'q:' .. best
-  local urls = redis.call('ZRANGEBYSCORE', qkey, '-inf', bound, 'LIMIT', 0, limit - taken)
-  if #urls > 0 then redis.call('ZREMRANGEBYRANK', qkey, 0, #urls - 1) end
-  fix_head(best)
-  for _, url in ipairs(urls) do
-    local r = get(url)
-    if r then
-      out[#out + 1] = url
-      out[#out + 1] = lease(url, r, owner, expiry)
-      move(0, 1)
-    end
-  end
-  taken = taken + #urls
-end
-return out
-"""
-
-# ARGV: owner, excluded hosts...
-_LUA_NEXT_READY = """
-local excluded, n_excl = excluded_from(2)
-local heads = redis.call('ZRANGE', HEADS, 0, n_excl)
-for _, host in ipairs(heads) do
-  if not excluded[host] then return '0' end
-end
-local best = nil
-local nexts = redis.call('ZRANGE', NEXTS, 0, n_excl, 'WITHSCORES')
-for i = 1, #nexts, 2 do
-  if not excluded[nexts[i]] then best = nexts[i + 1]; break end
-end
--- Another worker's lease comes back at its expiry if that worker dies, and its page may bring
--- new links: the caller is not finished while one is out.
-local leases = redis.call('ZRANGE', LEASES, 0, RECLAIM_BATCH_N, 'WITHSCORES')
-for i = 1, #leases, 2 do
-  local r = get(leases[i])
-  if r and r.status == 1 and r.owner ~= ARGV[1] and not excluded[r.host] then
-    if best == nil or tonumber(leases[i + 1]) < tonumber(best) then best = leases[i + 1] end
-    break
-  end
-end
-return best
-""".replace("RECLAIM_BATCH_N", str(RECLAIM_BATCH))
-
-# ARGV: (url, depth, host) triples
-_LUA_ADD = """
-local added = 0
-for i = 1, #ARGV, 3 do
-  local url = ARGV[i]
-  if redis.call('HEXISTS', URLS, url) == 0 then
-    local r = new_record(ARGV[i + 1], ARGV[i + 2], 0)
-    put(url, r)
-    enqueue(url, r)
-    move(nil, 0)
-    added = added + 1
-  end
-end
-return added
-"""
-
-# ARGV: url, depth, host
-_LUA_ADD_DONE = """
-local url = ARGV[1]
-local r = get(url)
-local old = nil
-if r == nil then
-  r = new_record(ARGV[2], ARGV[3], 0)
-else
-  if r.status ~= 0 then return 0 end
-  dequeue(url, r)
-  old = 0
-end
-r.status = 4
-put(url, r)
-move(old, 4)
-return 1
-"""
-
-# ARGV: url, depth, host, clock, expiry, owner
-_LUA_LEASE_URL = """
-reclaim(ARGV[4])
-local url = ARGV[1]
-local r = get(url)
-local old = nil
-if r == nil then
-  r = new_record(ARGV[2], ARGV[3], 0)
-else
-  if r.status == 1 then return false end
-  if r.status == 0 then dequeue(url, r) end
-  old = r.status
-end
-move(old, 1)
-return lease(url, r, ARGV[6], ARGV[5])
-"""
-
-# ARGV: url, depth, host, next_attempt_at, attempts, tries, owner
-_LUA_NACK = """
-local url = ARGV[1]
-local r = get(url)
-local old = nil
-if r == nil then
-  r = new_record(ARGV[2], ARGV[3], ARGV[5])
-else
-  -- Our lease lapsed and another worker took the URL (or settled it): it is theirs now.
-  if r.status >= 2 or (r.status == 1 and r.owner ~= ARGV[7]) then return 0 end
-  if r.status == 0 then dequeue(url, r) end
-  old = r.status
-end
-r.status, r.nat, r.attempts, r.tries, r.owner = 0, ARGV[4], ARGV[5], ARGV[6], ''
-put(url, r)
-enqueue(url, r)
-move(old, 0)
-redis.call('ZREM', LEASES, url)
-return 1
-"""
-
-# ARGV: url, depth, host, attempts, expected DLQ id of the url ('' for none), entry JSON
-_LUA_DEAD = """
-local url = ARGV[1]
-local current = redis.call('HGET', P .. 'dlq:url', url) or ''
-if current ~= ARGV[5] then return -1 end
-local r = get(url)
-local old = nil
-if r == nil then
-  r = new_record(ARGV[2], ARGV[3], ARGV[4])
-else
-  if r.status == 0 then dequeue(url, r) end
-  old = r.status
-end
-r.status, r.attempts, r.owner = 3, ARGV[4], ''
-put(url, r)
-move(old, 3)
-redis.call('ZREM', LEASES, url)
-local id = current
-if id == '' then id = redis.call('INCR', P .. 'dlq:seq') end
-redis.call('HSET', P .. 'dlq', id, ARGV[6])
-redis.call('HSET', P .. 'dlq:url', url, id)
-return tonumber(id)
-"""
-
-# ARGV: host, clock, expiry, owner
-_LUA_GIVE_UP = """
-reclaim(ARGV[2])
-local host = ARGV[1]
-local qkey, dkey = P .. 'q:' .. host, P .. 'd:' .. host
-local items = {}
-for _, key in ipairs({qkey, dkey}) do
-  for _, url in ipairs(redis.call('ZRANGE', key, 0, -1)) do
-    local r = get(url)
-    if r then items[#items + 1] = {tonumber(r.seq), url, r} end
-  end
-end
-table.sort(items, function(a, b) return a[1] < b[1] end)
-redis.call('DEL', qkey, dkey)
-redis.call('ZREM', HEADS, host)
-redis.call('ZREM', NEXTS, host)
-local out = {}
-for _, item in ipairs(items) do
-  out[#out + 1] = item[2]
-  out[#out + 1] = lease(item[2], item[3], ARGV[4], ARGV[3])
-end
-if #items > 0 then move(0, 1, #items) end
-return out
-"""
-
-# ARGV: (url, depth, host, attempts) quadruples
-_LUA_ACK = """
-for i = 1, #ARGV, 4 do
-  local url = ARGV[i]
-  local r = get(url)
-  local old = nil
-  if r == nil then
-    r = new_record(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
-  else
-    if r.status == 0 then dequeue(url, r) end
-    old = r.status
-  end
-  r.status, r.attempts, r.nat, r.owner = 2, ARGV[i + 3], '0', ''
-  put(url, r)
-  move(old, 2)
-  redis.call('ZREM', LEASES, url)
-  local id = redis.call('HGET', P .. 'dlq:url', url)
-  if id then
-    redis.call('HDEL', P .. 'dlq', id)
-    redis.call('HDEL', P .. 'dlq:url', url)
-  end
-end
-return 1
-"""
-
-# ARGV: expiry, owner, urls...
-_LUA_RENEW = """
-for i = 3, #ARGV do
-  local r = get(ARGV[i])
-  if r and r.status == 1 and r.owner == ARGV[2] then
-    redis.call('ZADD', LEASES, 'XX', ARGV[1], ARGV[i])
-  end
-end
-return 1
-"""
-
-# ARGV: owner, urls... (the leases a closing store still holds go back as they were)
-_LUA_RELEASE = """
-for i = 2, #ARGV do unlease(ARGV[i], ARGV[1]) end
-return 1
-"""
-
-# Entry ids to act on: ARGV from `first` on, or every entry when that is '*'.
-_LUA_DLQ_IDS = """
-local function dlq_ids(first)
-  if ARGV[first] ~= '*' then
-    local ids = {}
-    for i = first, #ARGV do ids[#ids + 1] = ARGV[i] end
-    return ids
-  end
-  local ids = redis.call('HKEYS', P .. 'dlq')
-  table.sort(ids, function(a, b) return tonumber(a) < tonumber(b) end)
-  return ids
-end
-"""
-
-# ARGV: '*' | ids...
-_LUA_REQUEUE = """
-local n = 0
-for _, id in ipairs(dlq_ids(1)) do
-  local raw = redis.call('HGET', P .. 'dlq', id)
-  if raw then
-    local e = cjson.decode(raw)
-    local r = get(e.url)
-    if r == nil then  -- the URL record is the truth; rebuild it from the entry
-      r = new_record(tostring(e.depth or 0), e.host or '', tostring(e.attempts or 0))
-      put(e.url, r)
-      enqueue(e.url, r)
-      move(nil, 0)
-      n = n + 1
-    elseif r.status ~= 1 then  -- a leased one is settled by the worker holding it
-      if r.status == 0 then dequeue(e.url, r) end
-      local old = r.status
-      r.status, r.tries, r.nat, r.owner = 0, 0, '0', ''
-      put(e.url, r)
-      enqueue(e.url, r)
-      move(old, 0)
-      n = n + 1
-    end
-  end
-end
-return n
-"""
-
-# ARGV: k, k urls whose entries stay (acked in a batch not yet committed), then '*' | ids...
-_LUA_PURGE = """
-local keep, k = {}, tonumber(ARGV[1])
-for i = 2, k + 1 do keep[ARGV[i]] = true end
-local n = 0
-for _, id in ipairs(dlq_ids(k + 2)) do
-  local raw = redis.call('HGET', P .. 'dlq', id)
-  if raw then
-    local url = cjson.decode(raw).url
-    if not keep[url] then
-      redis.call('HDEL', P .. 'dlq', id)
-      if redis.call('HGET', P .. 'dlq:url', url) == id then
-        redis.call('HDEL', P .. 'dlq:url', url)
-      end
-      n = n + 1
-    end
-  end
-end
-return n
-"""
-
-_SCRIPTS = {
-    "lease": _LUA_LEASE,
-    "next_ready": _LUA_NEXT_READY,
-    "add": _LUA_ADD,
-    "add_done": _LUA_ADD_DONE,
-    "lease_url": _LUA_LEASE_URL,
-    "nack": _LUA_NACK,
-    "dead": _LUA_DEAD,
-    "give_up": _LUA_GIVE_UP,
-    "ack": _LUA_ACK,
-    "renew": _LUA_RENEW,
-    "release": _LUA_RELEASE,
-    "requeue": _LUA_DLQ_IDS + _LUA_REQUEUE,
-    "purge": _LUA_DLQ_IDS + _LUA_PURGE,
+# The scripts are package files (lua/*.lua): prelude.lua (shared helpers) is put in front of each.
+# requeue and purge also get dlq_ids.lua. RECLAIM_BATCH_N in a script is the reclaim bound.
+_SCRIPT_PARTS: dict[str, tuple[str, ...]] = {
+    "lease": ("lease",),
+    "next_ready": ("next_ready",),
+    "add": ("add",),
+    "add_done": ("add_done",),
+    "lease_url": ("lease_url",),
+    "nack": ("nack",),
+    "dead": ("dead",),
+    "give_up": ("give_up",),
+    "ack": ("ack",),
+    "renew": ("renew",),
+    "release": ("release",),
+    "requeue": ("dlq_ids", "requeue"),
+    "purge": ("dlq_ids", "purge"),
 }
+
+
+def _lua(name: str) -> str:
+    return (resources.files(__package__) / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+
+
+def _scripts() -> dict[str, str]:
+    """Each script's full source: the prelude, then its parts."""
+    prelude = _lua("prelude")
+    return {
+        name: (prelude + "".join(_lua(part) for part in parts)).replace(
+            "RECLAIM_BATCH_N", str(RECLAIM_BATCH)
+        )
+        for name, parts in _SCRIPT_PARTS.items()
+    }
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -583,9 +208,7 @@ class RedisStorage:
         except ValueError as exc:
             raise ConfigError("storage.redis_url", self.url, f"a redis:// URL ({exc})") from None
         self._client = client
-        self._scripts = {
-            name: client.register_script(_LUA_PRELUDE + body) for name, body in _SCRIPTS.items()
-        }
+        self._scripts = {name: client.register_script(body) for name, body in _scripts().items()}
         self._owner = uuid.uuid4().hex
         try:
             with self._errors("open"):

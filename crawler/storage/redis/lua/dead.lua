@@ -1,0 +1,21 @@
+-- ARGV: url, depth, host, attempts, expected DLQ id of the url ('' for none), entry JSON
+local url = ARGV[1]
+local current = redis.call('HGET', P .. 'dlq:url', url) or ''
+if current ~= ARGV[5] then return -1 end
+local r = get(url)
+local old = nil
+if r == nil then
+  r = new_record(ARGV[2], ARGV[3], ARGV[4])
+else
+  if r.status == 0 then dequeue(url, r) end
+  old = r.status
+end
+r.status, r.attempts, r.owner = 3, ARGV[4], ''
+put(url, r)
+move(old, 3)
+redis.call('ZREM', LEASES, url)
+local id = current
+if id == '' then id = redis.call('INCR', P .. 'dlq:seq') end
+redis.call('HSET', P .. 'dlq', id, ARGV[6])
+redis.call('HSET', P .. 'dlq:url', url, id)
+return tonumber(id)
