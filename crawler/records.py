@@ -1,5 +1,5 @@
 """Plain data that crosses module boundaries: categories, severities, failure records, analyses,
-page records and DLQ entries. No I/O here; ``to_dict`` gives the shapes of ``CONTRACT.md``."""
+page records and DLQ entries. No I/O here; ``to_dict`` gives the record shapes of docs/behaviour.md."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 class Category(enum.StrEnum):
-    """What kind of failure happened (SPEC §3). Values are the upper-case names of the contract."""
+    """What kind of failure happened (docs/failure-path.md, "Taxonomy"). Values are the upper-case names of the contract."""
 
     NETWORK = "NETWORK"
     DNS = "DNS"
@@ -54,7 +54,7 @@ class Severity(enum.StrEnum):
 
 
 class Strategy(enum.StrEnum):
-    """Recovery strategy chosen per category (SPEC §3); overridable in ``[retry.strategies]``."""
+    """Recovery strategy chosen per category (docs/failure-path.md); overridable in ``[retry] strategies``."""
 
     RETRY = "RETRY"
     EXPONENTIAL_BACKOFF = "EXPONENTIAL_BACKOFF"
@@ -80,7 +80,7 @@ class Action(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FailureRecord:
-    """What happened to one request, as ``failures.classify`` saw it (SPEC §3)."""
+    """What happened to one request, as ``decide.classify.classify`` saw it (docs/failure-path.md)."""
 
     category: Category
     severity: Severity
@@ -109,7 +109,7 @@ class FailureRecord:
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    """The analysis of SPEC §2: from the rules, the LLM, or a cached LLM verdict."""
+    """The analysis of a failure (docs/failure-path.md): from the rules, the LLM, or a cached verdict."""
 
     error_type: str
     severity: Severity
@@ -134,7 +134,7 @@ class Analysis:
 
 @dataclass(slots=True)
 class PageRecord:
-    """One stored page: the results JSONL line of ``CONTRACT.md`` (plus ``data`` when asked)."""
+    """One stored page: the results JSONL line of docs/behaviour.md (plus ``data`` when asked)."""
 
     url: str
     final_url: str

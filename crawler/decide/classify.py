@@ -4,7 +4,7 @@
 :class:`~crawler.records.FailureRecord`; retry policy, breaker, throttle and DLQ act on that record
 only. Anything that is not one of our fetch errors becomes ``UNKNOWN`` — classify never raises.
 
-Decisions the table encodes (SPEC §3):
+Decisions the table encodes (docs/failure-path.md, "Taxonomy"):
 
 * NETWORK, TIMEOUT, SERVER (5xx) are retryable and feed the host's breaker.
 * DNS: a name that surely does not exist (``nxdomain``) is certain and never retried; a temporary
@@ -13,7 +13,7 @@ Decisions the table encodes (SPEC §3):
   allows it once, see ``policy.CATEGORY_MAX_RETRIES``).
 * 429 is RATE_LIMIT. A bare 503 is SERVER (an overloaded or down server), but a 503 that carries
   a usable ``Retry-After`` is RATE_LIMIT, like a 429: the server said when to come back, and
-  CONTRACT wants a wait over ``max_retry_after_s`` parked as RATE_LIMIT "on 429 and 503". Both
+  a wait over ``max_retry_after_s`` is parked as RATE_LIMIT "on 429 and 503". Both
   carry ``retry_after_s`` and the raw header in their message (the server's time, for the DLQ).
 * 401/403 are AUTH and 451/400/other 4xx are CLIENT, none retried; 408 is TIMEOUT and retried. 4xx
   never count for the breaker: the host answered.
@@ -63,7 +63,7 @@ __all__ = [
 
 # Scrapy's RETRY_HTTP_CODES: the statuses worth asking again.
 DEFAULT_RETRY_CODES: tuple[int, ...] = (500, 502, 503, 504, 522, 524, 408, 429)
-# Statuses whose Retry-After header the crawler honours (CONTRACT: "on 429 and 503").
+# Statuses whose Retry-After header the crawler honours (docs/failure-path.md, "Retry-After").
 RETRY_AFTER_CODES: frozenset[int] = frozenset({429, 503})
 MAX_EXCERPT_CHARS = 512
 MAX_MESSAGE_CHARS = 1000

@@ -28,7 +28,7 @@ __all__ = [
     "wait_full_jitter",
 ]
 
-# SPEC §3 defaults. FALLBACK means "the rules defer to the analysis" (the LLM where enabled):
+# The defaults of docs/failure-path.md ("Taxonomy"). FALLBACK means "the rules defer to the analysis" (the LLM where enabled):
 # retried with backoff only when the analysis says so.
 DEFAULT_STRATEGIES: Mapping[Category, Strategy] = {
     Category.NETWORK: Strategy.EXPONENTIAL_BACKOFF,
@@ -104,7 +104,7 @@ class RetryPolicy:
         self._retrying = Retrying()
 
     def strategy_for(self, category: Category) -> Strategy:
-        """The recovery strategy of ``category`` (config override, else SPEC §3 default)."""
+        """The recovery strategy of ``category`` (config override, else the documented default)."""
         return self.strategies.get(category, Strategy.EXPONENTIAL_BACKOFF)
 
     def max_retries_for(self, category: Category) -> int:

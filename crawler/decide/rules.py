@@ -1,4 +1,4 @@
-"""The rule-based analyser: a failure record → the analysis of SPEC §2, without any LLM.
+"""The rule-based analyser: a failure record → its analysis (docs/failure-path.md), without any LLM.
 
 It stands in whenever the LLM manager is disabled, unconfigured, over budget or failing, and it
 decides alone where the classification is certain. The LLM manager serves the same

@@ -1,4 +1,4 @@
-"""The analysis schema of SPEC §2 and the one validator every LLM answer goes through.
+"""The analysis schema (docs/failure-path.md) and the one validator every LLM answer goes through.
 
 The JSON schema sent as ``response_format`` and the checks made on the answer come from the same
 constants here, so the prompt, the structured-output request and the validation cannot drift
