@@ -269,7 +269,7 @@ class AdaptiveCrawler:
             frontier=FrontierView(counts.pending, counts.leased, counts.done, counts.dead),
             hosts=hosts,
             errors=self._analytics.snapshot(),
-            dlq_tail=[e.to_dict() for e in await storage.dlq_list(limit=DLQ_TAIL)],
+            dlq_tail=[e.public_dict() for e in await storage.dlq_list(limit=DLQ_TAIL)],
             llm=LLMView.from_stats(llm.stats() if llm is not None else None),
             degradation=self._events.degradation.status(),
         )
@@ -408,7 +408,13 @@ class AdaptiveCrawler:
         if parts is None:
             return
         async with self._commit_lock:
-            offset = parts.sink.flush()
+            try:
+                offset = parts.sink.flush()
+            except Exception:
+                # The lines were not written (a full disk): the acks staged with them must not
+                # become durable, or a resumed run would skip pages that are in no file.
+                await parts.storage.abort()
+                raise
             await parts.storage.commit(str(self.config.crawl.out_path.resolve()), offset)
 
     async def _remember_seeds(self, keys: Sequence[str]) -> list[str]:

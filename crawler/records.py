@@ -1,5 +1,6 @@
 """Plain data that crosses module boundaries: categories, severities, failure records, analyses,
-page records and DLQ entries. No I/O here; ``to_dict`` gives the record shapes of docs/behaviour.md."""
+page records and DLQ entries. No I/O here; ``to_dict`` gives the record shapes of
+docs/behaviour.md."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, TypedDict
+
+from crawler.redact import redact_url
 
 
 def iso(ts: float | datetime) -> str:
@@ -28,7 +31,7 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 class Category(enum.StrEnum):
-    """What kind of failure happened (docs/failure-path.md, "Taxonomy"). Values are the upper-case names of the contract."""
+    """What kind of failure happened (docs/failure-path.md, "Taxonomy"); upper-case names."""
 
     NETWORK = "NETWORK"
     DNS = "DNS"
@@ -54,7 +57,7 @@ class Severity(enum.StrEnum):
 
 
 class Strategy(enum.StrEnum):
-    """Recovery strategy chosen per category (docs/failure-path.md); overridable in ``[retry] strategies``."""
+    """Recovery strategy per category (docs/failure-path.md); ``[retry] strategies`` overrides."""
 
     RETRY = "RETRY"
     EXPONENTIAL_BACKOFF = "EXPONENTIAL_BACKOFF"
@@ -80,7 +83,7 @@ class Action(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FailureRecord:
-    """What happened to one request, as ``decide.classify.classify`` saw it (docs/failure-path.md)."""
+    """What happened to one request, as ``decide.classify.classify`` saw it."""
 
     category: Category
     severity: Severity
@@ -109,7 +112,7 @@ class FailureRecord:
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    """The analysis of a failure (docs/failure-path.md): from the rules, the LLM, or a cached verdict."""
+    """The analysis of a failure (docs/failure-path.md): rules, LLM, or a cached verdict."""
 
     error_type: str
     severity: Severity
@@ -192,6 +195,13 @@ class DLQEntry:
             "context": self.context,
             "history": self.history,
         }
+
+    def public_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` for people (CLI, status server, exports): the URL's secrets redacted.
+        The stored entry keeps the URL as requested: ``dlq retry`` must request it again."""
+        out = self.to_dict()
+        out["url"] = redact_url(self.url)
+        return out
 
 
 class ErrorResult(TypedDict):

@@ -13,7 +13,6 @@ import codecs
 import gzip
 import json
 import logging
-import os
 import tempfile
 import zlib
 from dataclasses import dataclass, field
@@ -227,11 +226,18 @@ def _robots_reply(kind: str) -> tuple[Reply | None, bool]:
     return Reply(ok + b"Content-Length: %d\r\n\r\n" % len(body) + body), True
 
 
-RETRY_AFTER_VALUES = [b"0", b"1", b"-3", b"soon", b"\xff\xfe", b"Thu, 01 Jan 1970 00:00:00 GMT"]
-if os.environ.get("CRAWLER_FUZZ_LONG_RETRY_AFTER"):
-    # Waits beyond max_retry_after_s: the host's other URLs must be parked and the crawl end.
-    # Off by default until the engine parks them (today such a crawl waits out the pause).
-    RETRY_AFTER_VALUES += [b"100000", b"9" * 400, b"Fri, 31 Dec 9999 23:59:59 GMT"]
+# Waits beyond max_retry_after_s too: the host's other URLs must be parked and the crawl end.
+RETRY_AFTER_VALUES = [
+    b"0",
+    b"1",
+    b"-3",
+    b"soon",
+    b"\xff\xfe",
+    b"Thu, 01 Jan 1970 00:00:00 GMT",
+    b"100000",
+    b"9" * 400,
+    b"Fri, 31 Dec 9999 23:59:59 GMT",
+]
 
 
 @st.composite

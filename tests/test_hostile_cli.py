@@ -211,6 +211,9 @@ async def test_out_on_a_full_disk_is_one_line_exit_1_and_resumable(tmp_path: Pat
         )
         assert code == 0, err
         assert out.exists()
+        # Nothing was lost: the page whose line could not be written is fetched and stored now.
+        stored = [json.loads(line)["url"] for line in out.read_text().splitlines()]
+        assert server.url("/") in stored
 
 
 async def test_terminal_escapes_never_reach_stderr_or_dlq_list(tmp_path: Path) -> None:

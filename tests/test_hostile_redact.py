@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crawler import AdaptiveCrawler, load_config
 from crawler.redact import (
     RedactingFilter,
     is_secret_param,
@@ -17,6 +20,7 @@ from crawler.redact import (
     redact_url,
     safe_for_terminal,
 )
+from crawler.testing import Status, TestSite
 
 
 @pytest.mark.parametrize(
@@ -122,3 +126,27 @@ def test_logging_filter_redacts_and_escapes() -> None:
         line for line in out.splitlines() if line.startswith("ERROR failed")
     )
     assert len(first_exception_line) <= len("ERROR ") + 200
+
+
+async def test_url_secrets_never_reach_a_dlq_entry_shown_to_people(tmp_path: Path) -> None:
+    """The DLQ keeps the URL as it must be requested again, but everything a person (or the
+    LLM) reads — message, context, history, the URL as shown — has its secrets masked."""
+    async with TestSite("127.0.0.1") as site:
+        site.add("/x", Status(410))
+        url = f"http://user:hunter2@{site.netloc}/x?token=s3cret&page=2"
+        cfg = load_config(
+            None,
+            {"crawl.state_dir": str(tmp_path / "s"), "llm.enabled": False},
+            env={},
+        )
+        async with AdaptiveCrawler(cfg) as crawler:
+            await crawler.run([url])
+            (entry,) = await crawler.storage.dlq_list()
+            shown = (await crawler.status_snapshot()).dlq_tail
+    public = json.dumps(entry.public_dict())
+    assert "hunter2" not in public
+    assert "s3cret" not in public
+    assert "user:***@" in entry.public_dict()["url"]
+    assert "page=2" in entry.public_dict()["url"]
+    assert "hunter2" not in json.dumps(list(shown))
+    assert "user:hunter2@" in entry.url  # kept as requested: `dlq retry` requests it again

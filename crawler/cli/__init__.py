@@ -33,7 +33,13 @@ from crawler.observe.alerts import exit_code as alerts_exit_code
 from crawler.observe.alerts import load_history
 from crawler.observe.progress import Progress
 from crawler.records import CrawlSummary, DLQEntry
-from crawler.redact import RedactingFilter, json_for_terminal, one_line, safe_for_terminal
+from crawler.redact import (
+    RedactingFilter,
+    json_for_terminal,
+    one_line,
+    redact_url,
+    safe_for_terminal,
+)
 from crawler.storage import Storage, open_storage
 from crawler.storage.lock import StateLock
 
@@ -374,14 +380,14 @@ async def _dlq(cfg: Config, state_dir: Path, args: argparse.Namespace) -> int:
             entry = await storage.dlq_get(args.id)
             if entry is None:
                 raise ConfigError("ID", args.id, "the id of an existing DLQ entry")
-            print(json_for_terminal(entry.to_dict()))
+            print(json_for_terminal(entry.public_dict()))
         elif cmd == "purge":
             n = await storage.dlq_purge(None if args.all else list(args.ids))
             await storage.commit()
             print(f"purged {n} entries", file=sys.stderr)
         elif cmd == "export":
             entries = await storage.dlq_list()
-            text = "".join(json_for_terminal(e.to_dict(), indent=None) + "\n" for e in entries)
+            text = "".join(json_for_terminal(e.public_dict(), indent=None) + "\n" for e in entries)
             if args.out:
                 await asyncio.to_thread(Path(args.out).write_text, text, encoding="utf-8")
             else:
@@ -392,7 +398,7 @@ async def _dlq(cfg: Config, state_dir: Path, args: argparse.Namespace) -> int:
 
 def _print_entries(entries: Sequence[DLQEntry], *, as_json: bool) -> None:
     if as_json:
-        print(json_for_terminal([e.to_dict() for e in entries]))
+        print(json_for_terminal([e.public_dict() for e in entries]))
         return
     if not entries:
         print("the dead-letter queue is empty")
@@ -401,7 +407,7 @@ def _print_entries(entries: Sequence[DLQEntry], *, as_json: bool) -> None:
         err = e.error
         status = err.get("status_code")
         # URL and message come from the web: escaped and cut to one readable line each.
-        url = safe_for_terminal(str(e.url), limit=300)
+        url = safe_for_terminal(redact_url(str(e.url)), limit=300)
         message = safe_for_terminal(str(err.get("message", "")), limit=300)
         category = safe_for_terminal(str(err.get("category", "?")), limit=12)
         print(

@@ -28,8 +28,8 @@ __all__ = [
     "wait_full_jitter",
 ]
 
-# The defaults of docs/failure-path.md ("Taxonomy"). FALLBACK means "the rules defer to the analysis" (the LLM where enabled):
-# retried with backoff only when the analysis says so.
+# The defaults of docs/failure-path.md ("Taxonomy"). FALLBACK means "the rules defer to the
+# analysis" (the LLM where enabled): retried with backoff only when the analysis says so.
 DEFAULT_STRATEGIES: Mapping[Category, Strategy] = {
     Category.NETWORK: Strategy.EXPONENTIAL_BACKOFF,
     Category.DNS: Strategy.EXPONENTIAL_BACKOFF,

@@ -41,6 +41,7 @@ from crawler.records import (
     Severity,
     iso,
 )
+from crawler.redact import redact_text, redact_url
 from crawler.storage import Lease, Storage
 from crawler.web.urls import host_key
 
@@ -121,11 +122,12 @@ class FailureHandler:
     def context(self, lease: Lease, exc: BaseException, *, count_attempt: bool) -> dict[str, Any]:
         """The error context of a failed (or, ``count_attempt=False``, unsent) request."""
         spent = 1 if count_attempt else 0
+        # Written for people (logs, DLQ context, the LLM): URL secrets redacted (security.md).
         return {
-            "url": lease.url,
+            "url": redact_url(lease.url),
             "target_data": dict(self._config.crawl.target_data),
             "retry_count": lease.tries + spent,
-            "error": str(exc),
+            "error": redact_text(str(exc)),
             "timestamp": iso(self._clock()),
             "request_headers": redact_headers({"User-Agent": self._config.crawl.user_agent}),
             "host": lease.host,
@@ -270,7 +272,7 @@ class FailureHandler:
                 "attempt": attempts,
                 "category": record.category.value,
                 "status_code": record.status_code,
-                "message": record.message,
+                "message": redact_text(record.message),
             }
         )
         if outcome.retry:
@@ -291,6 +293,9 @@ class FailureHandler:
     ) -> None:
         at = record.timestamp or iso(self._clock())
         error = record.to_dict()
+        error["url"] = redact_url(record.url)
+        error["message"] = redact_text(record.message)
+        error["response_excerpt"] = redact_text(record.response_excerpt)
         entry = DLQEntry(
             id=0,
             url=lease.url,

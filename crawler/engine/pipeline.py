@@ -190,8 +190,10 @@ class Pipeline:
 
     async def _check_hop(self, target: str) -> None:
         key = normalize(target)
-        if key is None or not self.scope.allows(key):
-            raise RedirectError(f"redirect leaves the crawl's scope: {target}", url=target)
+        if key is None:
+            raise RedirectError(f"redirect to an unusable URL {target!r}", url=target)
+        if not self.scope.allows(key):
+            raise RedirectError(f"redirect leaves the crawl's scope: {key!r}", url=key)
         if self._config.crawl.respect_robots_txt:
             await self._robots.check_hop(key)
 

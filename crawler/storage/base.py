@@ -57,6 +57,10 @@ class Storage(Protocol):
     async def close(self) -> None:
         """Commit what is staged and release every resource."""
 
+    async def abort(self) -> None:
+        """Release every resource WITHOUT committing what is staged (the results file could not
+        be written, so the acks that cover its lines must not become durable)."""
+
     # -- frontier --------------------------------------------------------------------------
     def is_known(self, url: str) -> bool:
         """True when ``url`` (normalised) is already in the frontier in any state. O(1), no I/O."""

@@ -235,6 +235,22 @@ class SQLiteStorage:
         self._leased = {}
         self._dlq_may_have_rows = db.execute("SELECT 1 FROM dlq LIMIT 1").fetchone() is not None
 
+    async def abort(self) -> None:
+        """Close WITHOUT committing, as a killed process would: what is staged is rolled back
+        (the results lines it covered were not written). Safe to call twice."""
+        db, self._db = self._db, None
+        if db is None:
+            return
+        try:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # closing without a commit loses the transaction anyway
+        finally:
+            db.close()
+            self._known = set()
+            self._leased = {}
+
     async def close(self) -> None:
         """Commit what is staged and close the file. Safe to call twice."""
         db, self._db = self._db, None
