@@ -94,6 +94,7 @@ class TestSite:
         self.host = host
         self.port = port
         self.scripts: dict[str, list[Behaviour]] = {}
+        self.fallbacks: dict[str, Behaviour] = {}  # path prefix -> answer for unknown paths
         self.hits: Counter[str] = Counter()
         self.log: list[tuple[float, str]] = []
         self.robots: str | Behaviour | None = "User-agent: *\nAllow: /\n"
@@ -102,6 +103,11 @@ class TestSite:
     # -- scripting ---------------------------------------------------------------------------
     def add(self, path: str, *behaviours: Behaviour) -> None:
         self.scripts[path] = list(behaviours)
+
+    def otherwise(self, prefix: str, behaviour: Behaviour) -> None:
+        """Answer every unknown path under ``prefix`` with ``behaviour`` (instead of 404): a
+        site section that serves "not found" pages with a 200, a soft-404."""
+        self.fallbacks[prefix] = behaviour
 
     def url(self, path: str = "/") -> str:
         return f"http://{self.host}:{self.port}{path}"
@@ -141,6 +147,9 @@ class TestSite:
             return await self._serve(request, self.robots)
         script = self.scripts.get(path) or self.scripts.get(request.path)
         if not script:
+            for prefix, behaviour in self.fallbacks.items():
+                if request.path.startswith(prefix):
+                    return await self._serve(request, behaviour)
             return web.Response(status=404, text="not found")
         n = self.hits[path] - 1
         behaviour = script[min(n, len(script) - 1)]
