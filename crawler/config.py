@@ -56,6 +56,8 @@ __all__ = [
 ]
 
 ENV_PREFIX = "CRAWLER_"
+# Scrapy's RETRY_HTTP_CODES: the statuses worth asking again ([retry] retry_http_codes).
+DEFAULT_RETRY_CODES: tuple[int, ...] = (500, 502, 503, 504, 522, 524, 408, 429)
 # Limits on what a config file may be, checked before and right after parsing, so that a hostile
 # or broken file ends as a ConfigError (exit 2), never as a RecursionError or a 10 MB message.
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -248,7 +250,7 @@ class RetryConfig(_Section):
         0, ge=0, description="retries in the whole run; 0 = no global cap"
     )
     retry_http_codes: list[int] = Field(
-        default_factory=lambda: [500, 502, 503, 504, 522, 524, 408, 429],
+        default_factory=lambda: list(DEFAULT_RETRY_CODES),
         description="HTTP statuses that are retried",
     )
     strategies: dict[Category, Strategy] = Field(

@@ -9,7 +9,8 @@ import logging
 import pytest
 
 from crawler.decide.rules import RuleAnalyser
-from crawler.observe.analytics import ErrorAnalytics, normalise_message
+from crawler.decide.signature import normalise_message
+from crawler.observe.analytics import ErrorAnalytics
 from crawler.records import Analysis, Category, FailureRecord, Severity
 
 
@@ -99,7 +100,7 @@ def test_history_is_bounded() -> None:
 
 def test_messages_group_by_pattern() -> None:
     assert normalise_message("timeout after 10.5s on http://x.test/a?b=1 id deadbeef1234") == (
-        "timeout after <n>.<n>s on <url> id <id>"
+        "timeout after <n>s on <url> id <hex>"
     )
     a = ErrorAnalytics(clock=Clock())
     for i in range(5):
@@ -107,7 +108,7 @@ def test_messages_group_by_pattern() -> None:
     a.record(rec(Category.TIMEOUT, message="read timeout"), None)
     top = a.top_errors()
     assert [g["count"] for g in top] == [5, 1]
-    assert top[0]["pattern"] == "Connection refused to <n>.<n>.<n>.<n>:<n>"
+    assert top[0]["pattern"] == "connection refused to <n>:<n>"
 
 
 def test_notifications_keep_high_and_critical() -> None:

@@ -20,14 +20,13 @@ from hypothesis import strategies as st
 
 from crawler.config import LLMConfig
 from crawler.decide.rules import RuleAnalyser
+from crawler.decide.signature import error_signature, normalise_message
 from crawler.errors import LLMError
 from crawler.llm import open_llm_manager
 from crawler.llm.cache import (
     MemoryVerdictCache,
     SingleFlight,
     StorageVerdictCache,
-    error_signature,
-    normalise_message,
 )
 from crawler.llm.manager import LLMManager, clamp
 from crawler.llm.prompts import (

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from crawler.config import DEFAULT_RETRY_CODES
 from crawler.errors import (
     BlockedPage,
     ContentError,
@@ -61,8 +62,6 @@ __all__ = [
     "parse_retry_after",
 ]
 
-# Scrapy's RETRY_HTTP_CODES: the statuses worth asking again.
-DEFAULT_RETRY_CODES: tuple[int, ...] = (500, 502, 503, 504, 522, 524, 408, 429)
 # Statuses whose Retry-After header the crawler honours (docs/failure-path.md, "Retry-After").
 RETRY_AFTER_CODES: frozenset[int] = frozenset({429, 503})
 MAX_EXCERPT_CHARS = 512

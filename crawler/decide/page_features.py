@@ -40,7 +40,8 @@ SCRIPT_TEXT_CHARS = 16_384
 # A paragraph this long (weighted characters) reads as prose, not as a notice.
 PROSE_CHARS = 80
 
-_PARSER = etree.HTMLParser(
+# The one lxml HTML parser configuration (crawler/web/parse.py uses it too).
+HTML_PARSER = etree.HTMLParser(
     encoding="utf-8",
     recover=True,
     no_network=True,
@@ -205,7 +206,7 @@ def extract(head: bytes, *, truncated: bool = False) -> tuple[PageFeatures, Page
     """Features and fingerprint strings of a page's scanned head (UTF-8 bytes, see
     :func:`head_bytes`). Never raises: markup lxml cannot read gives empty features."""
     try:
-        root = etree.fromstring(head, _PARSER) if head.strip() else None
+        root = etree.fromstring(head, HTML_PARSER) if head.strip() else None
     except (etree.LxmlError, ValueError, MemoryError):
         root = None
     if root is None:

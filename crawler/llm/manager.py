@@ -27,12 +27,12 @@ from crawler.config import BreakerConfig, LLMConfig
 from crawler.decide.blocks import Band, PageKind, PageVerdict, settle
 from crawler.decide.breaker import CircuitBreaker
 from crawler.decide.rules import RuleAnalyser
+from crawler.decide.signature import error_signature
 from crawler.errors import LLMError
 from crawler.llm.cache import (
     MemoryVerdictCache,
     SingleFlight,
     VerdictCache,
-    error_signature,
     page_signature,
 )
 from crawler.llm.client import LLMClient, LLMUnavailable

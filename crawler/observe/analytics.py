@@ -12,20 +12,19 @@ import asyncio
 import hashlib
 import inspect
 import logging
-import re
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from crawler.decide.signature import normalise_message
 from crawler.records import Analysis, FailureRecord, Severity
 
 __all__ = [
     "ErrorAnalytics",
     "ErrorCallback",
     "filter_notifications",
-    "normalise_message",
     "notification_id",
 ]
 
@@ -38,19 +37,6 @@ HISTORY_TAIL = 20
 MAX_GROUPS = 1000  # distinct message groups kept; the rarest is dropped beyond this
 MAX_NOTIFICATIONS = 100
 _NOTIFY = frozenset({Severity.HIGH, Severity.CRITICAL})
-
-_URL_RE = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
-_HEX_RE = re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b", re.IGNORECASE)
-_NUM_RE = re.compile(r"\d+")
-_SPACE_RE = re.compile(r"\s+")
-
-
-def normalise_message(message: str) -> str:
-    """The message with URLs, ids and numbers blanked, so alike failures fall in one group."""
-    text = _URL_RE.sub("<url>", message)
-    text = _HEX_RE.sub("<id>", text)
-    text = _NUM_RE.sub("<n>", text)
-    return _SPACE_RE.sub(" ", text).strip()[:200]
 
 
 def notification_id(record: FailureRecord) -> str:

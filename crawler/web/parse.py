@@ -22,6 +22,7 @@ import bs4
 import soupsieve
 from lxml import etree
 
+from crawler.decide.page_features import HTML_PARSER
 from crawler.errors import ConfigError
 from crawler.web.charsets import codec_for as codec_for  # re-exported: the crawler's one import
 from crawler.web.charsets import decode_body as decode_body
@@ -66,15 +67,8 @@ class Parsed:
     links: list[str] = field(default_factory=list)
 
 
-_PARSER = etree.HTMLParser(
-    encoding="utf-8",
-    recover=True,
-    no_network=True,
-    remove_comments=True,
-    remove_pis=True,
-    collect_ids=False,
-    compact=True,
-)
+# One lxml parser configuration for every HTML page the crawler reads (decide/page_features.py).
+
 _HREF_STRIP = " \t\n\r\f"  # HTML's "ASCII whitespace"
 # urlsplit's idea of a scheme: a letter, then letters, digits, "+", "-", "." up to the colon.
 _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
@@ -94,7 +88,7 @@ def parse_html(body: bytes | str, base_url: str, encoding: str | None = None) ->
     :func:`decode_body` chose for ``body``; without it the charset is found the same way.
     """
     try:
-        root = etree.fromstring(_as_utf8(body, encoding), _PARSER)
+        root = etree.fromstring(_as_utf8(body, encoding), HTML_PARSER)
     except (etree.LxmlError, ValueError, UnicodeError, LookupError, MemoryError):
         return Parsed(None, [])
     if root is None:
