@@ -207,3 +207,32 @@ def test_every_translation_lands_in_our_tree() -> None:
 
     for exc in [OSError(104, "reset"), ValueError("bad"), RuntimeError("?"), TimeoutError()]:
         assert isinstance(translate(exc, "http://x/"), FetchError)
+
+
+def test_every_aiohttp_exception_is_translated() -> None:
+    """httpx's map_exceptions test, for aiohttp: every exception class aiohttp exports (and the
+    asyncio and ssl ones an exchange meets) meets a row of the table before the last resorts,
+    so no foreign exception surfaces as an "unexpected error"."""
+    import inspect
+    import ssl as ssl_module
+
+    import aiohttp
+
+    from crawler.web.fetch import TRANSLATIONS
+
+    own_rows = TRANSLATIONS[:-2]  # OSError and ValueError are the last resorts
+    foreign = [
+        cls
+        for _, cls in inspect.getmembers(aiohttp, inspect.isclass)
+        if issubclass(cls, Exception) and cls.__module__.startswith("aiohttp")
+    ]
+    foreign += [TimeoutError, ssl_module.SSLError, ssl_module.SSLCertVerificationError]
+    # Never raised by a client exchange: server-side responses, multipart warnings, WebSockets.
+    elsewhere = (aiohttp.web.HTTPException, Warning, aiohttp.WebSocketError, TypeError)
+    missing = [
+        cls.__name__
+        for cls in foreign
+        if not issubclass(cls, elsewhere)
+        and not any(issubclass(cls, types) for types, _, _ in own_rows)
+    ]
+    assert missing == []

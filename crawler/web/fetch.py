@@ -89,53 +89,121 @@ def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
     return {k: v for k, v in resp.headers.items()}
 
 
+def _dns(exc: BaseException, url: str, msg: str) -> FetchError:
+    code = getattr(getattr(exc, "os_error", None), "errno", None)
+    nxdomain = code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5))
+    return DNSError(f"DNS lookup failed: {msg}", nxdomain=nxdomain, url=url)
+
+
+def _tls(exc: BaseException, url: str, msg: str) -> FetchError:
+    certificate = isinstance(
+        exc, aiohttp.ClientConnectorCertificateError | ssl.SSLCertVerificationError
+    )
+    return TLSError(f"TLS error: {msg}", certificate=certificate, url=url)
+
+
+def _os_error(exc: BaseException, url: str, msg: str) -> FetchError:
+    code = getattr(exc, "errno", None)
+    if code in (errno.ECONNRESET, errno.EPIPE, errno.ECONNREFUSED, errno.ECONNABORTED):
+        return NetworkError(f"connection error: {msg}", url=url)
+    return NetworkError(f"OS error: {msg}", url=url)
+
+
+def _undecodable_body(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(word in text for word in ("content-encoding", "decompress", "zlib", "brotli"))
+
+
+Builder = Callable[[BaseException, str, str], FetchError]
+
+# Every foreign exception one exchange can raise, most specific first: (types, only when, what it
+# becomes). tests/test_fetch.py checks that every exception class aiohttp exports meets a row
+# before the last-resort ones, so none ends as an "unexpected error".
+TRANSLATIONS: tuple[
+    tuple[tuple[type[BaseException], ...], Callable[[BaseException], bool] | None, Builder], ...
+] = (
+    (
+        (CodingError,),
+        None,
+        lambda e, u, m: ContentError(f"body failed to decode: {e}", reason="decompression", url=u),
+    ),
+    ((aiohttp.ClientConnectorDNSError,), None, _dns),
+    ((aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError, ssl.SSLError), None, _tls),
+    (
+        (aiohttp.ConnectionTimeoutError,),
+        None,
+        lambda e, u, m: FetchTimeout(f"connect timeout: {m}", phase="connect", url=u),
+    ),
+    (
+        (aiohttp.SocketTimeoutError, aiohttp.ServerTimeoutError),
+        None,
+        lambda e, u, m: FetchTimeout(
+            f"read timeout (silence between bytes): {m}", phase="read", url=u
+        ),
+    ),
+    # aiohttp's total timeout is a bare asyncio.TimeoutError, outside ClientError.
+    (
+        (TimeoutError,),
+        None,
+        lambda e, u, m: FetchTimeout("total timeout for the request", phase="total", url=u),
+    ),
+    (
+        (aiohttp.ClientConnectorError,),
+        None,
+        lambda e, u, m: NetworkError(f"connection failed: {m}", url=u),
+    ),
+    (
+        (aiohttp.ServerDisconnectedError,),
+        None,
+        lambda e, u, m: NetworkError(f"server disconnected: {m}", url=u),
+    ),
+    # The bytes arrived and do not decode: CONTENT, not worth a retry. (The crawler decodes
+    # bodies itself, see coding.py; this catches aiohttp doing it anywhere else.)
+    (
+        (aiohttp.ClientPayloadError, aiohttp.ClientResponseError),
+        _undecodable_body,
+        lambda e, u, m: ContentError(
+            f"body failed to decompress: {m}", reason="decompression", url=u
+        ),
+    ),
+    (
+        (aiohttp.ClientPayloadError,),
+        None,
+        lambda e, u, m: NetworkError(f"response body broken off: {m}", url=u),
+    ),
+    (
+        (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError),
+        None,
+        lambda e, u, m: RedirectError(f"invalid URL: {m}", url=u),
+    ),
+    (
+        (aiohttp.ClientResponseError,),
+        None,
+        lambda e, u, m: NetworkError(f"bad response: {m}", url=u),
+    ),
+    (
+        (aiohttp.ClientError, aiohttp.EofStream, ConnectionError),
+        None,
+        lambda e, u, m: NetworkError(f"connection error: {m}", url=u),
+    ),
+    # Last resorts: not aiohttp's own.
+    ((OSError,), None, _os_error),
+    (
+        (UnicodeError, ValueError),
+        None,
+        lambda e, u, m: ContentError(f"unusable response: {m}", reason="undecodable", url=u),
+    ),
+)
+
+
 def translate(exc: BaseException, url: str) -> FetchError:
     """Map a foreign exception raised during one exchange onto our error tree (once, here)."""
     if isinstance(exc, FetchError):
         return exc
     msg = f"{type(exc).__name__}: {exc}".strip()
-    if isinstance(exc, CodingError):
-        return ContentError(f"body failed to decode: {exc}", reason="decompression", url=url)
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        os_err = exc.os_error
-        code = getattr(os_err, "errno", None)
-        nxdomain = code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5))
-        return DNSError(f"DNS lookup failed: {msg}", nxdomain=nxdomain, url=url)
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return TLSError(f"TLS certificate error: {msg}", certificate=True, url=url)
-    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
-        cert = isinstance(exc, ssl.SSLCertVerificationError)
-        return TLSError(f"TLS error: {msg}", certificate=cert, url=url)
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return FetchTimeout(f"connect timeout: {msg}", phase="connect", url=url)
-    if isinstance(exc, aiohttp.SocketTimeoutError | aiohttp.ServerTimeoutError):
-        return FetchTimeout(f"read timeout (silence between bytes): {msg}", phase="read", url=url)
-    if isinstance(exc, TimeoutError):  # aiohttp's total timeout is a bare asyncio.TimeoutError
-        return FetchTimeout("total timeout for the request", phase="total", url=url)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return NetworkError(f"connection failed: {msg}", url=url)
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return NetworkError(f"server disconnected: {msg}", url=url)
-    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientResponseError) and any(
-        word in str(exc).lower() for word in ("content-encoding", "decompress", "zlib", "brotli")
-    ):
-        # The bytes arrived and do not decode: CONTENT, not worth a retry. (The crawler decodes
-        # bodies itself, see coding.py; this catches aiohttp doing it anywhere else.)
-        return ContentError(f"body failed to decompress: {msg}", reason="decompression", url=url)
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return NetworkError(f"response body broken off: {msg}", url=url)
-    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
-        return RedirectError(f"invalid URL: {msg}", url=url)
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return NetworkError(f"bad response: {msg}", url=url)
-    if isinstance(exc, aiohttp.ClientError | ConnectionError):
-        return NetworkError(f"connection error: {msg}", url=url)
-    if isinstance(exc, OSError):
-        if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNREFUSED, errno.ECONNABORTED):
-            return NetworkError(f"connection error: {msg}", url=url)
-        return NetworkError(f"OS error: {msg}", url=url)
-    if isinstance(exc, UnicodeError | ValueError):
-        return ContentError(f"unusable response: {msg}", reason="undecodable", url=url)
+    for types, only_when, build in TRANSLATIONS:
+        if isinstance(exc, types) and (only_when is None or only_when(exc)):
+            return build(exc, url, msg)
     return FetchError(f"unexpected error: {msg}", url=url)
 
 
