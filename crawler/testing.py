@@ -14,7 +14,7 @@ import gzip
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Self, Union
 
 from aiohttp import web
 
@@ -120,7 +120,7 @@ class TestSite:
         return [t for t, p in self.log if p == path]
 
     # -- lifetime ----------------------------------------------------------------------------
-    async def __aenter__(self) -> TestSite:
+    async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)

@@ -20,8 +20,9 @@ from crawler.config import Config
 from crawler.engine.hosts import Admission, HostRegistry
 from crawler.errors import ConfigError
 from crawler.observe.events import CrawlEvents
-from crawler.testing import Page, Partial, Redirect, Reset, Status, TestSite
+from crawler.testing import Behaviour, Page, Partial, Redirect, Reset, Status, TestSite
 from crawler.web.fetch import Fetcher
+from crawler.web.robots import RobotsRules
 from tests.conftest import read_jsonl
 from tests.raw_server import RawServer, response
 from tests.test_failure_path import free_port
@@ -29,7 +30,7 @@ from tests.test_failure_path import free_port
 
 def flaky_pages(site: TestSite, n: int) -> list[str]:
     """Pages that fail their first one or two requests (500, 502, 503, a dropped body)."""
-    faults = [Status(500), Status(502), Status(503), Partial()]
+    faults: list[Behaviour] = [Status(500), Status(502), Status(503), Partial()]
     paths = [f"/f{i}" for i in range(n)]
     for i, path in enumerate(paths):
         first = faults[i % len(faults)]
@@ -215,9 +216,7 @@ def test_an_admission_settles_exactly_once(make_config: Callable[..., Config]) -
         admitted.success(0.1, 0.1, status=200, nbytes=0)
 
 
-def _allow_all() -> object:
-    from crawler.web.robots import RobotsRules
-
+def _allow_all() -> RobotsRules:
     return RobotsRules(None, "adaptive-crawler")
 
 

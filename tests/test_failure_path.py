@@ -256,8 +256,7 @@ async def test_an_unforeseen_exception_is_a_dlq_entry_not_a_crash(
     site: TestSite, make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import crawler.engine.pipeline as crawler_module
-
-    real_parse = crawler_module.parse_html
+    from crawler.web.parse import parse_html as real_parse
 
     def parse_or_explode(body: bytes | str, base_url: str, encoding: str | None = None) -> Any:
         if base_url.endswith("/bomb"):

@@ -75,7 +75,7 @@ def time_bound(result: SimResult, cfg: dict[str, Any]) -> float:
     failed = requests - result.summary.pages_stored
     retries = result.summary.retries
     floor = cfg["retry.budget_min_retries"]
-    return (
+    return float(
         requests * (LATENCY_S + 0.05)
         + cfg["retry.max_retries"] * cfg["retry.max_delay_s"]
         + failed * cfg["circuit_breaker.max_open_s"]

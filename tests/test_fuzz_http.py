@@ -221,9 +221,9 @@ def _robots_reply(kind: str) -> tuple[Reply | None, bool]:
         return Reply(ok + b"Content-Length: 6\r\n\r\n\x00\x01\x02\x03\x04\x05"), False
     if kind == "500":
         return Reply(b"HTTP/1.1 500 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"), True
-    body = bodies[kind]
-    assert body is not None
-    return Reply(ok + b"Content-Length: %d\r\n\r\n" % len(body) + body), True
+    page = bodies[kind]
+    assert page is not None
+    return Reply(ok + b"Content-Length: %d\r\n\r\n" % len(page) + page), True
 
 
 # Waits beyond max_retry_after_s too: the host's other URLs must be parked and the crawl end.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -88,7 +88,7 @@ GOOD_CASES: dict[str, Reply] = {
 
 
 @pytest.fixture
-async def server() -> RawServer:
+async def server() -> AsyncIterator[RawServer]:
     async with RawServer() as s:
         for name, reply in {**CONTENT_CASES, **NETWORK_CASES, **GOOD_CASES}.items():
             s.route(f"/{name}", reply)
@@ -101,8 +101,9 @@ async def server() -> RawServer:
         yield s
 
 
-async def _fetch(server: RawServer, path: str, **limits: int) -> bytes:
-    async with Fetcher(FetchLimits(total_timeout_s=5, read_timeout_s=3, **limits)) as fetcher:
+async def _fetch(server: RawServer, path: str, max_response_bytes: int = 10_485_760) -> bytes:
+    limits = FetchLimits(total_timeout_s=5, read_timeout_s=3, max_response_bytes=max_response_bytes)
+    async with Fetcher(limits) as fetcher:
         return (await fetcher.fetch(server.url(path))).body
 
 

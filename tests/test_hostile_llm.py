@@ -24,7 +24,7 @@ def _completion_with(**fields: object) -> str:
     return json.dumps(body)
 
 
-HOSTILE_ANSWERS = {
+HOSTILE_ANSWERS: dict[str, Answer | Raw] = {
     "content-nested-3000": Answer(DEEP),
     "content-object-nested-3000": Answer(DEEP_OBJECT),
     "content-nested-in-prose": Answer("Here you go: " + DEEP_OBJECT),
