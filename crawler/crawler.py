@@ -48,7 +48,7 @@ from crawler.records import (
 from crawler.storage import Storage, open_storage
 from crawler.storage.lock import StateLock
 from crawler.storage.output import JsonlSink, write_summary
-from crawler.web.fetch import Fetcher, FetchLimits, Transport
+from crawler.web.fetch import Fetcher, Transport
 from crawler.web.parse import validate_selectors
 from crawler.web.urls import Scope, normalize
 
@@ -122,7 +122,8 @@ class AdaptiveCrawler:
             stack.push_async_callback(sink.close)
             fetcher = await stack.enter_async_context(
                 Fetcher(
-                    FetchLimits.from_config(cfg),
+                    cfg.fetch,
+                    user_agent=cfg.crawl.user_agent,
                     limit=cfg.crawl.concurrency,
                     limit_per_host=cfg.crawl.per_host_concurrency,
                     transport=self._transport,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from crawler import AdaptiveCrawler
-from crawler.config import Config
+from crawler.config import Config, FetchConfig
 from crawler.engine.hosts import Admission, HostRegistry
 from crawler.errors import ConfigError
 from crawler.observe.events import CrawlEvents
@@ -26,6 +26,8 @@ from crawler.web.robots import RobotsRules
 from tests.conftest import read_jsonl
 from tests.raw_server import RawServer, response
 from tests.test_failure_path import free_port
+
+UA = "adaptive-crawler-test/1"
 
 
 def flaky_pages(site: TestSite, n: int) -> list[str]:
@@ -122,9 +124,7 @@ async def test_a_dropped_connection_counts_every_request_the_server_received(
 
 async def test_the_hidden_resend_is_off() -> None:
     """aiohttp's private switch exists and is off (an upgrade that renames it fails here)."""
-    from crawler.web.fetch import FetchLimits
-
-    async with Fetcher(FetchLimits()) as fetcher:
+    async with Fetcher(FetchConfig(), user_agent=UA) as fetcher:
         assert fetcher.session._retry_connection is False
 
 

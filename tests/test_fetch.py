@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler.config import FetchConfig
 from crawler.errors import (
     ContentError,
     DNSError,
@@ -24,9 +25,9 @@ from crawler.errors import (
     TLSError,
 )
 from crawler.testing import Huge, Page, Partial, Redirect, Reset, Stall, Status, TestSite
-from crawler.web.fetch import Fetcher, FetchLimits
+from crawler.web.fetch import Fetcher
 
-LIMITS = FetchLimits(
+LIMITS = FetchConfig(
     connect_timeout_s=1,
     read_timeout_s=0.3,
     total_timeout_s=2,
@@ -34,10 +35,12 @@ LIMITS = FetchLimits(
     max_redirects=3,
 )
 
+UA = "adaptive-crawler-test/1"
+
 
 @pytest.fixture
 async def fetcher() -> AsyncIterator[Fetcher]:
-    async with Fetcher(LIMITS) as f:
+    async with Fetcher(LIMITS, user_agent=UA) as f:
         yield f
 
 
@@ -88,8 +91,8 @@ async def test_silence_is_read_timeout(site: TestSite, fetcher: Fetcher) -> None
 
 async def test_total_timeout(site: TestSite) -> None:
     site.add("/", Stall(1.0))
-    limits = FetchLimits(read_timeout_s=5, total_timeout_s=0.3)
-    async with Fetcher(limits) as f:
+    limits = FetchConfig(read_timeout_s=5, total_timeout_s=0.3)
+    async with Fetcher(limits, user_agent=UA) as f:
         with pytest.raises(FetchTimeout) as info:
             await f.fetch(site.url("/"))
     assert info.value.phase == "total"
@@ -140,7 +143,7 @@ async def test_decompression_bomb_stops_at_cap(site: TestSite, fetcher: Fetcher)
 
 async def test_wrong_content_type(site: TestSite) -> None:
     site.add("/", Page(content_type="application/pdf"))
-    async with Fetcher(FetchLimits(allowed_content_types=("text/html",))) as f:
+    async with Fetcher(FetchConfig(allowed_content_types=["text/html"]), user_agent=UA) as f:
         with pytest.raises(ContentError) as info:
             await f.fetch(site.url("/"))
     assert info.value.reason == "wrong_type"

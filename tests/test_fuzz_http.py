@@ -24,18 +24,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crawler import AdaptiveCrawler
-from crawler.config import load_config
+from crawler.config import FetchConfig, load_config
 from crawler.decide.classify import classify
 from crawler.errors import FetchError
 from crawler.records import Category
 from crawler.web import coding
-from crawler.web.fetch import Fetcher, FetchLimits
+from crawler.web.fetch import Fetcher
 from tests.conftest import FAST
 from tests.fuzzing import FUZZ_SECONDS, fuzz_settings, run_rounds
 from tests.raw_server import RawServer, Reply, response
 
 HTML = b"<html><head><title>fuzz page</title></head><body>" + b"text " * 300 + b"</body></html>"
 HUGE_TITLE = b"<title>" + b"t" * 5000 + b"</title>"
+
+UA = "adaptive-crawler-test/1"
 
 
 def _compress(name: str, data: bytes) -> bytes:
@@ -168,8 +170,8 @@ def responses(draw: st.DrawFn) -> Case:
 async def _fetch_one(case: Case) -> None:
     async with RawServer() as server:
         server.route("/", case.reply)
-        limits = FetchLimits(total_timeout_s=3, read_timeout_s=2, connect_timeout_s=2)
-        async with Fetcher(limits) as fetcher:
+        limits = FetchConfig(total_timeout_s=3, read_timeout_s=2, connect_timeout_s=2)
+        async with Fetcher(limits, user_agent=UA) as fetcher:
             failure: FetchError | None = None
             try:
                 resp = await asyncio.wait_for(fetcher.fetch(server.url("/")), 10)

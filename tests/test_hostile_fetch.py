@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from crawler import AdaptiveCrawler
-from crawler.config import Config
+from crawler.config import Config, FetchConfig
 from crawler.decide.classify import classify
 from crawler.errors import ContentError, FetchError, NetworkError
 from crawler.records import Category
 from crawler.web import coding
 from crawler.web.coding import CodingError, decoder_for
-from crawler.web.fetch import Fetcher, FetchLimits
+from crawler.web.fetch import Fetcher
 from tests.raw_server import RawServer, Reply, response
 
 HTML = b"<html><head><title>hello</title></head><body>" + b"word " * 4000 + b"</body></html>"
@@ -26,6 +26,8 @@ HTML_TYPE = ("Content-Type", "text/html")
 
 needs_br = pytest.mark.skipif("br" not in coding.SUPPORTED, reason="brotli not installed")
 needs_zstd = pytest.mark.skipif("zstd" not in coding.SUPPORTED, reason="zstd not installed")
+
+UA = "adaptive-crawler-test/1"
 
 
 def _br(data: bytes) -> bytes:
@@ -102,8 +104,8 @@ async def server() -> AsyncIterator[RawServer]:
 
 
 async def _fetch(server: RawServer, path: str, max_response_bytes: int = 10_485_760) -> bytes:
-    limits = FetchLimits(total_timeout_s=5, read_timeout_s=3, max_response_bytes=max_response_bytes)
-    async with Fetcher(limits) as fetcher:
+    limits = FetchConfig(total_timeout_s=5, read_timeout_s=3, max_response_bytes=max_response_bytes)
+    async with Fetcher(limits, user_agent=UA) as fetcher:
         return (await fetcher.fetch(server.url(path))).body
 
 

@@ -23,7 +23,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from crawler.config import Config
+from crawler.config import FetchConfig
 from crawler.errors import (
     ContentError,
     DNSError,
@@ -57,31 +57,6 @@ class Response:
     content_type: str | None
     elapsed_s: float
     redirects: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class FetchLimits:
-    connect_timeout_s: float = 10.0
-    read_timeout_s: float = 30.0
-    total_timeout_s: float = 30.0
-    max_response_bytes: int = 10 * 1024 * 1024
-    max_redirects: int = 10
-    allowed_content_types: tuple[str, ...] = ()
-    user_agent: str = "adaptive-crawler/0.1"
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> FetchLimits:
-        """``[fetch]`` plus ``[crawl] user_agent``."""
-        f = cfg.fetch
-        return cls(
-            connect_timeout_s=f.connect_timeout_s,
-            read_timeout_s=f.read_timeout_s,
-            total_timeout_s=f.total_timeout_s,
-            max_response_bytes=f.max_response_bytes,
-            max_redirects=f.max_redirects,
-            allowed_content_types=tuple(f.allowed_content_types),
-            user_agent=cfg.crawl.user_agent,
-        )
 
 
 def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
@@ -220,20 +195,23 @@ class Transport(Protocol):
 
 
 class Fetcher:
-    """Owns the aiohttp session; ``async with Fetcher(limits) as f: await f.fetch(url)``.
+    """Owns the aiohttp session: ``async with Fetcher(cfg.fetch, user_agent=...) as f: await
+    f.fetch(url)``.
 
     With ``transport`` given, exchanges go through it instead and no session is opened."""
 
     def __init__(
         self,
-        limits: FetchLimits,
+        limits: FetchConfig,
         *,
+        user_agent: str,
         limit: int = 100,
         limit_per_host: int = 0,
         clock: Callable[[], float] = time.monotonic,
         transport: Transport | None = None,
     ) -> None:
-        self.limits = limits
+        self.limits = limits  # [fetch]: timeouts, size cap, redirects, content types
+        self.user_agent = user_agent
         self._limit = limit
         self._limit_per_host = limit_per_host
         self._clock = clock
@@ -255,7 +233,7 @@ class Fetcher:
         self._session = aiohttp.ClientSession(
             timeout=timeout,
             connector=connector,
-            headers={"User-Agent": lim.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+            headers={"User-Agent": self.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             auto_decompress=True,
             raise_for_status=False,
             trust_env=False,
