@@ -18,6 +18,8 @@ from typing import Self, Union
 
 from aiohttp import web
 
+from crawler.web.serving import ServedApp
+
 
 @dataclass
 class Page:
@@ -98,7 +100,7 @@ class TestSite:
         self.hits: Counter[str] = Counter()
         self.log: list[tuple[float, str]] = []
         self.robots: str | Behaviour | None = "User-agent: *\nAllow: /\n"
-        self._runner: web.AppRunner | None = None
+        self._served: ServedApp | None = None
 
     # -- scripting ---------------------------------------------------------------------------
     def add(self, path: str, *behaviours: Behaviour) -> None:
@@ -123,16 +125,15 @@ class TestSite:
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        served = ServedApp(app, self.host, self.port, access_log=None, handler_cancellation=True)
+        self._served = await served.__aenter__()
+        self.port = served.port
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        served, self._served = self._served, None
+        if served is not None:
+            await served.__aexit__(None, None, None)
 
     # -- serving -----------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:

@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from crawler.web.serving import ServedApp
+
 __all__ = ["Answer", "Behaviour", "OpenAIServer", "Raw", "Stall", "Status", "openai_server"]
 
 
@@ -110,7 +112,7 @@ class OpenAIServer:
         self.authorizations: list[str] = []
         self.base_url = ""
         self._script: deque[Behaviour] = deque()
-        self._runner: web.AppRunner | None = None
+        self._served: ServedApp | None = None
 
     @property
     def count(self) -> int:
@@ -130,18 +132,15 @@ class OpenAIServer:
     async def __aenter__(self) -> OpenAIServer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/v1"
+        served = ServedApp(app, shutdown_timeout=0.1)
+        self._served = await served.__aenter__()
+        self.base_url = served.url("/v1")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        served, self._served = self._served, None
+        if served is not None:
+            await served.__aexit__(None, None, None)
 
     def _next(self, body: dict[str, Any]) -> Behaviour:
         if self._script:

@@ -26,6 +26,7 @@ from crawler.observe.alerts import (
 )
 from crawler.storage import SQLiteStorage
 from crawler.testing import Page, Status, TestSite
+from crawler.web.serving import ServedApp
 from tests.observe_helpers import dead_port
 
 NOW = 1_800_000_000.0
@@ -170,18 +171,11 @@ async def test_webhook_posts_the_alerts(store: SQLiteStorage) -> None:
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        cfg = AlertsConfig(min_runs=1, webhook_url=f"http://127.0.0.1:{port}/hook")
+    async with ServedApp(app) as served:
+        cfg = AlertsConfig(min_runs=1, webhook_url=served.url("/hook"))
         await check_run(store, summary(100), cfg, now=NOW)
         assert received == []  # no alert, no POST
         alerts = await check_run(store, summary(20, 30), cfg, now=NOW + 1)
-    finally:
-        await runner.cleanup()
     assert kinds(alerts) == ["pages_drop", "failure_rate"]
     (body,) = received
     assert [a["kind"] for a in body["alerts"]] == ["pages_drop", "failure_rate"]

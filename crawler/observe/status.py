@@ -44,6 +44,7 @@ from crawler.observe.reports import (
     parse_report,
 )
 from crawler.observe.snapshot import StatusSnapshot, rank_hosts
+from crawler.web.serving import ServedApp
 
 __all__ = ["Snapshot", "StatusServer"]
 
@@ -90,7 +91,7 @@ class StatusServer:
         self._interval = sample_interval_s
         self._clock = clock
         self.rates = RateSeries(history_s, sample_interval_s)
-        self._runner: web.AppRunner | None = None
+        self._served: ServedApp | None = None
         self._sampler: asyncio.Task[None] | None = None
         self.url = ""
 
@@ -131,14 +132,9 @@ class StatusServer:
             app.router.add_get(f"/errors/{name}", handler)  # the first paths, kept as aliases
         app.router.add_post("/api/errors/acknowledge/{id}", self._acknowledge)
         app.router.add_post("/api/errors/report", self._report)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        server = site._server
-        port = server.sockets[0].getsockname()[1] if server is not None else self._port  # type: ignore[attr-defined]
-        shown = f"[{self._host}]" if ":" in self._host else self._host
-        self.url = f"http://{shown}:{port}"
+        served = ServedApp(app, self._host, self._port, access_log=None)
+        self._served = await served.__aenter__()
+        self.url = served.url()
         self._sampler = asyncio.create_task(self._sample_loop())
         return self
 
@@ -153,9 +149,9 @@ class StatusServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sampler
             self._sampler = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        served, self._served = self._served, None
+        if served is not None:
+            await served.__aexit__(None, None, None)
 
     # -- the snapshot and its samples ----------------------------------------------------------
     async def snapshot(self) -> StatusSnapshot:
