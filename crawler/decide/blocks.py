@@ -1,9 +1,9 @@
 """Page verdicts: is a 2xx HTML page content, a block page, a login wall or a soft 404?
 
 :func:`judge_page` is pure and runs on every HTML page, so it starts with a pre-check on bytes
-(:func:`precheck`): one Aho-Corasick pass over the lower-cased first 32 KB for the needles of
-every vendor marker and phrase, the ``<title>`` cut out of the bytes, a few response headers,
-and whether the prefix's soft-404 probe got a 200. An ordinary page stops there. A page with a
+(:mod:`crawler.decide.blocks_precheck`): one Aho-Corasick pass over the lower-cased first 32 KB
+for the needles of every vendor marker and phrase, the ``<title>`` cut out of the bytes, a few
+response headers, and whether the prefix's soft-404 probe got a 200. An ordinary page stops there. A page with a
 trigger is parsed (:mod:`crawler.decide.page_features`) and scored: evidence points per kind
 (vendor fingerprints, phrases by where they stand, password inputs, status, the probe's
 resemblance) minus the evidence of content (prose, visible text size per script). Every point of
@@ -18,16 +18,21 @@ table and the measured precision/recall.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
 
-import ahocorasick_rs
-
-from crawler.decide.blocks_phrases import PHRASES, STEMS, TITLE_WORDS, Phrase
-from crawler.decide.blocks_vendors import HEADER_TRIGGERS, MARKERS, match_vendors, quoted
+from crawler.decide.blocks_phrases import STEMS
+from crawler.decide.blocks_precheck import (
+    FOLDED,
+    PASSWORD_NEEDLES,
+    PHRASE_NEEDLES,
+    TITLE_RES,
+    Triggers,
+    fold,
+    needs_judging,
+    precheck,
+)
+from crawler.decide.blocks_vendors import match_vendors, quoted
 from crawler.decide.page_features import (
     SCAN_BYTES,
     PageDoc,
@@ -41,7 +46,16 @@ from crawler.decide.soft404 import (
     ProbeAnswer,
     compare,
 )
-from crawler.records import Category
+from crawler.decide.verdicts import (
+    CONFIDENT_SCORE,
+    DOUBT_SCORE,
+    LEAN_SCORE,
+    PAGE_CATEGORY,
+    Band,
+    PageKind,
+    PageVerdict,
+    settle,
+)
 
 __all__ = [
     "CONFIDENT_SCORE",
@@ -55,272 +69,6 @@ __all__ = [
     "precheck",
     "settle",
 ]
-
-CONFIDENT_SCORE = 6.0  # at or above: a confident verdict of that kind
-LEAN_SCORE = 3.0  # at or above: uncertain, leaning to that kind
-DOUBT_SCORE = 1.5  # at or above: uncertain, leaning to content
-
-
-class PageKind(StrEnum):
-    CONTENT = "content"
-    BLOCKED = "blocked"
-    LOGIN = "login"
-    SOFT_404 = "soft_404"
-
-
-class Band(StrEnum):
-    CONFIDENT = "confident"
-    UNCERTAIN = "uncertain"
-
-
-# Where a page that is not content goes: the DLQ category of each kind.
-PAGE_CATEGORY: Mapping[PageKind, Category] = {
-    PageKind.BLOCKED: Category.BLOCKED,
-    PageKind.LOGIN: Category.AUTH,
-    PageKind.SOFT_404: Category.NOT_FOUND,
-}
-
-_MESSAGES: Mapping[PageKind, str] = {
-    PageKind.BLOCKED: "the page is a captcha, WAF or access-denied page",
-    PageKind.LOGIN: "the page is a sign-in form (login wall)",
-    PageKind.SOFT_404: "soft-404: the page says 'not found' with status",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class PageVerdict:
-    """One page's verdict. ``kind`` is what the crawler acts on (for the uncertain band: the
-    rules' lean, or the LLM's answer once :func:`settle` applied it)."""
-
-    kind: PageKind
-    band: Band
-    score: float  # evidence points of the strongest non-content kind
-    vendor: str | None = None
-    reasons: tuple[str, ...] = ()
-    features: PageFeatures = field(default_factory=PageFeatures)
-    similarity: float | None = None  # resemblance with the prefix's soft-404 probe answer
-    status: int = 200
-    source: str = "rules"  # "rules", or "llm" / "llm-cache" when the LLM settled it
-
-    @property
-    def category(self) -> Category | None:
-        """The DLQ category (None: content, to be stored)."""
-        return PAGE_CATEGORY.get(self.kind)
-
-    def message(self) -> str:
-        """The DLQ message: what the page is and the evidence, in one line."""
-        if self.kind is PageKind.CONTENT:
-            return "content"
-        text = _MESSAGES[self.kind]
-        if self.kind is PageKind.SOFT_404:
-            text += f" {self.status}"
-            if self.similarity is not None:
-                text += f" (resembles the answer to a URL that cannot exist: {self.similarity:.2f})"
-        if self.vendor:
-            text += f" [{self.vendor}]"
-        by = "rules" if self.source == "rules" else "LLM"
-        return f"{text}; {self.band.value}, by {by}: {', '.join(self.reasons[:4])}"
-
-
-# -- the pre-check --------------------------------------------------------------------------
-
-
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'"})
-_CONTRACTIONS = (
-    (re.compile(r"\bcan't\b"), "cannot"),
-    (re.compile(r"\bwon't\b"), "will not"),
-    (re.compile(r"\b(\w+)n't\b"), r"\1 not"),
-    (re.compile(r"\b(you|we|they)'re\b"), r"\1 are"),
-    (re.compile(r"\b(it|that|there)'s\b"), r"\1 is"),
-    (re.compile(r"\bi'm\b"), "i am"),
-)
-
-
-def fold(text: str) -> str:
-    """Lower-case with apostrophes unified and English contractions spelled out, so "You're"
-    and "you are", "can’t" and "cannot" match the same phrase."""
-    text = text.lower().translate(_APOSTROPHES)
-    if "'" in text:
-        for pattern, replacement in _CONTRACTIONS:
-            text = pattern.sub(replacement, text)
-    return text
-
-
-# Words too common to be a needle when the phrase has another (the pre-check would send every
-# page that says "more" or "page" to the full look).
-_COMMON_WORDS = frozenset(
-    (
-        "more",
-        "page",
-        "your",
-        "this",
-        "that",
-        "with",
-        "have",
-        "been",
-        "from",
-        "please",
-        "access",
-        "request",
-        "requests",
-        "check",
-        "site",
-        "just",
-        "sure",
-        "making",
-        "continue",
-        "view",
-        "need",
-        "must",
-        "will",
-        "what",
-        "when",
-        "were",
-        "they",
-        "them",
-        "then",
-        "than",
-        "sign",
-        "login",
-        "found",
-        "could",
-        "error",
-        "find",
-        "think",
-        "many",
-        "step",
-        "press",
-        "plus",
-        "nicht",
-        "trop",
-        "exist",
-        "passe",
-        "erro",
-        "devam",
-        "made",
-    )
-)
-
-
-def _needle(phrase: Phrase) -> str:
-    """The literal the pre-check looks for in the lower-cased bytes for ``phrase``: its longest
-    uncommon ASCII run of 5+ letters (bytes.lower() folds ASCII only); else, for an ASCII
-    phrase or a script without case, the phrase itself; else its longest word minus the first
-    letter (Cyrillic, Greek: the case of the first letter varies)."""
-    runs = re.findall(r"(?<!['a-z])[a-z][a-z&-]{4,}(?!['a-z])", phrase.text)
-    rare = [run for run in runs if run not in _COMMON_WORDS]
-    if rare:
-        return str(max(rare, key=len))
-    if runs or phrase.text.isascii():  # only common or short words: the phrase itself
-        return phrase.text
-    if phrase.text == phrase.text.upper():  # no case: CJK, Arabic, kana, Hangul
-        return phrase.text
-    return max(phrase.text.split(), key=len)[1:]
-
-
-def _case_forms(needle: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys((needle, needle.upper())))
-
-
-PHRASE_NEEDLES: Mapping[Phrase, str] = {p: _needle(p) for p in PHRASES}
-
-# Phrases are matched folded (fold) against folded text.
-_FOLDED: Mapping[Phrase, str] = {p: fold(p.text) for p in (*PHRASES, *STEMS)}
-_PASSWORD_NEEDLES = ('"password"', "'password'", "=password")
-_ALL_NEEDLES: tuple[str, ...] = tuple(
-    dict.fromkeys(
-        [m.needle for m in MARKERS if m.needle]
-        + [form for needle in PHRASE_NEEDLES.values() for form in _case_forms(needle)]
-        + list(_PASSWORD_NEEDLES)
-        + ["g-recaptcha", "h-captcha", "cf-turnstile", "hcaptcha.com", "turnstile/v0"]
-    )
-)
-# The needle a case form stands for (upper-case forms of Cyrillic etc. fold to their needle).
-_CANONICAL = {form: form.lower() for form in _ALL_NEEDLES}
-_AUTOMATON = ahocorasick_rs.BytesAhoCorasick(
-    [n.encode("utf-8") for n in _ALL_NEEDLES],
-    implementation=ahocorasick_rs.Implementation.DFA,
-)
-_TITLE_RES: Mapping[PageKind, re.Pattern[str]] = {
-    PageKind(kind): re.compile(
-        r"(?<![a-z0-9])(" + "|".join(re.escape(w) for w in words) + r")(?![a-z0-9])"
-    )
-    for kind, words in TITLE_WORDS.items()
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Triggers:
-    """What the byte pre-check found; every point of evidence in :func:`judge_page` needs one."""
-
-    needles: frozenset[str] = frozenset()
-    title_words: frozenset[PageKind] = frozenset()
-    headers: bool = False
-    status: bool = False
-    probe: bool = False
-    title: str = ""
-
-    @property
-    def any(self) -> bool:
-        return bool(self.needles or self.title_words or self.headers or self.status or self.probe)
-
-
-def _raw_title(lowered: bytes) -> str:
-    start = lowered.find(b"<title")
-    if start < 0:
-        return ""
-    start = lowered.find(b">", start)
-    end = lowered.find(b"</title", start)
-    if start < 0 or end < 0:
-        return ""
-    raw = lowered[start + 1 : min(end, start + 1 + 1024)].decode("utf-8", "replace")
-    return " ".join(html.unescape(raw).lower().split())
-
-
-def precheck(
-    head: bytes,
-    *,
-    status: int = 200,
-    headers: Mapping[str, str] | None = None,
-    probe: ProbeAnswer | None = None,
-) -> Triggers:
-    """The cheap look at a page's head bytes (UTF-8, :func:`head_bytes`): which needles occur,
-    which title words, whether a challenge header is set, whether the status or the prefix's
-    probe answer asks for a full look."""
-    lowered = head.lower()
-    needles = frozenset(
-        _CANONICAL[_ALL_NEEDLES[i]]
-        for i, _, _ in _AUTOMATON.find_matches_as_indexes(lowered, overlapping=True)
-    )
-    title = _raw_title(lowered)
-    title_words = frozenset(k for k, rx in _TITLE_RES.items() if title and rx.search(title))
-    header_hit = False
-    if headers:
-        names = {k.lower() for k in headers}
-        header_hit = any(h in names for h in HEADER_TRIGGERS)
-    return Triggers(
-        needles=needles,
-        title_words=title_words,
-        headers=header_hit,
-        status=not 200 <= status < 300,
-        probe=probe is not None and probe.comparable,
-        title=title,
-    )
-
-
-def needs_judging(
-    body: bytes,
-    text: str,
-    encoding: str,
-    *,
-    status: int = 200,
-    headers: Mapping[str, str] | None = None,
-    probe: ProbeAnswer | None = None,
-) -> bool:
-    """False for a page the classifier would call content without looking further."""
-    head = head_bytes(body, text, encoding)
-    return precheck(head, status=status, headers=headers, probe=probe).any
-
 
 # -- the classifier -------------------------------------------------------------------------
 
@@ -375,19 +123,19 @@ def _phrases(ev: _Evidence, f: PageFeatures, trig: Triggers, login_context: bool
         kind = PageKind(phrase.kind)
         if kind is PageKind.LOGIN and not (phrase.strong or login_context):
             continue  # "forgot password" is in every site header; it counts next to a form
-        in_title = _FOLDED[phrase] in places["title"]
-        in_heading = _FOLDED[phrase] in places["heading"]
+        in_title = FOLDED[phrase] in places["title"]
+        in_heading = FOLDED[phrase] in places["heading"]
         for place, text in places.items():
             if in_heading and place in ("text", "noscript"):
                 continue  # the body repeating its heading adds nothing
-            said = _said(text, _FOLDED[phrase], whole=place in ("title", "heading"))
+            said = _said(text, FOLDED[phrase], whole=place in ("title", "heading"))
             if in_title and place == "heading":
                 said /= 2  # a heading repeating the title adds half
             points = said * _PHRASE_POINTS[place][0 if phrase.strong else 1]
             if points > best.get((kind, place), (0.0, ""))[0]:
                 best[(kind, place)] = (points, phrase.text)
     for kind in trig.title_words:
-        found = _TITLE_RES[kind].search(trig.title)
+        found = TITLE_RES[kind].search(trig.title)
         said = _said(trig.title, found.group(1), whole=True) if found else 0.0
         points = said * (3 if kind is not PageKind.BLOCKED else 2)
         if points > best.get((kind, "title"), (0.0, ""))[0]:
@@ -406,7 +154,7 @@ def _stems(ev: _Evidence, f: PageFeatures, trig: Triggers, places: Mapping[str, 
     text = " ".join((places["title"], places["heading"], places["text"][:600]))
     found: dict[PageKind, set[str]] = {}
     for stem in STEMS:
-        if _FOLDED[stem] in text:
+        if FOLDED[stem] in text:
             found.setdefault(PageKind(stem.kind), set()).add(stem.text)
     for kind, stems in found.items():
         if len(stems) >= 3:
@@ -477,7 +225,7 @@ def _judge(
     _phrases(ev, features, trig, login_context)
     if trig.status:
         _status_evidence(ev, status)
-    if features.password_inputs and any(n in trig.needles for n in _PASSWORD_NEEDLES):
+    if features.password_inputs and any(n in trig.needles for n in PASSWORD_NEEDLES):
         in_page = features.password_inputs - features.chrome_password_inputs
         # A sign-in box in the header, a sidebar or a drop-down menu is site chrome.
         ev.add(PageKind.LOGIN, 3 if in_page else 1, f"password input x{features.password_inputs}")
@@ -576,16 +324,3 @@ def _shape_evidence(ev: _Evidence, f: PageFeatures) -> None:
             ev.add(kind, 1, f"little text ({f.text_weight})")
         if kind is PageKind.BLOCKED and (f.meta_refresh or f.links <= 2):
             ev.add(kind, 1, "no way on (refresh or no links)")
-
-
-def settle(verdict: PageVerdict, llm_kind: PageKind | None, source: str = "llm") -> PageVerdict:
-    """``verdict`` with the LLM's answer applied — only in the uncertain band: a confident verdict
-    is never overturned, and no answer leaves the rules' lean standing."""
-    if llm_kind is None or verdict.band is Band.CONFIDENT:
-        return verdict
-    return replace(
-        verdict,
-        kind=llm_kind,
-        source=source,
-        reasons=(*verdict.reasons, f"LLM: {llm_kind.value}"),
-    )

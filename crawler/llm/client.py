@@ -11,17 +11,20 @@ and asked for plain JSON in the text instead.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from crawler.config import LLMConfig
 from crawler.decide.breaker import CircuitBreaker
 from crawler.errors import LLMError
 from crawler.llm.prompts import Prompt
@@ -265,3 +268,34 @@ def _content(completion: object) -> str:
             transient=False,
         )
     return content
+
+
+# Any non-empty key satisfies local servers (llama.cpp, Ollama, vLLM without --api-key); the SDK
+# refuses an empty one.
+LOCAL_API_KEY = "sk-no-key"
+
+
+def _is_loopback(base_url: str) -> bool:
+    host = urlsplit(base_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_api_key(cfg: LLMConfig, env: Mapping[str, str]) -> tuple[str, str]:
+    """``(api_key, "")`` when the LLM can be used, else ``("", why not)``."""
+    if not cfg.enabled:
+        return "", "[llm] enabled = false"
+    if not cfg.base_url:
+        return "", "no [llm] base_url configured"
+    if not cfg.model:
+        return "", "no [llm] model configured"
+    key = cfg.resolved_api_key(env)
+    if key:
+        return key, ""
+    if _is_loopback(cfg.base_url):
+        return LOCAL_API_KEY, ""
+    return "", f"no API key: set ${cfg.api_key_env} or [llm] api_key"

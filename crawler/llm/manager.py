@@ -10,7 +10,6 @@ the per-host breakers — after the analysis, whatever it says.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import random
@@ -21,7 +20,6 @@ from contextlib import AsyncExitStack
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
 
 from crawler.config import BreakerConfig, LLMConfig
 from crawler.decide.blocks import Band, PageKind, PageVerdict, settle
@@ -35,26 +33,24 @@ from crawler.llm.cache import (
     VerdictCache,
     page_signature,
 )
-from crawler.llm.client import LLMClient, LLMUnavailable
+from crawler.llm.client import LLMClient, LLMUnavailable, resolve_api_key
 from crawler.llm.prompts import Prompt, error_prompt, page_headers, page_prompt
 from crawler.llm.schema import (
     ANALYSIS_SCHEMA,
     PAGE_SCHEMA,
+    clamp,
     validate_analysis,
     validate_page_verdict,
 )
-from crawler.records import Action, Analysis, FailureRecord
+from crawler.records import Analysis, FailureRecord
 
 __all__ = ["LLMEvents", "LLMManager", "RecordAnalyser", "clamp"]
+
+_NEVER = 2**31  # a threshold that is never reached
 
 log = logging.getLogger(__name__)
 
 V = TypeVar("V")
-
-# Any non-empty key satisfies local servers (llama.cpp, Ollama, vLLM without --api-key); the SDK
-# refuses an empty one.
-LOCAL_API_KEY = "sk-no-key"
-_NEVER = 2**31  # a threshold that is never reached
 
 
 class LLMEvents(Protocol):
@@ -80,59 +76,6 @@ class RecordAnalyser(Protocol):
     """The fallback: the rule-based analysis of a failure record."""
 
     def analyse(self, record: FailureRecord) -> Analysis: ...
-
-
-def _is_loopback(base_url: str) -> bool:
-    host = urlsplit(base_url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _resolve(cfg: LLMConfig, env: Mapping[str, str]) -> tuple[str, str]:
-    """``(api_key, "")`` when the LLM can be used, else ``("", why not)``."""
-    if not cfg.enabled:
-        return "", "[llm] enabled = false"
-    if not cfg.base_url:
-        return "", "no [llm] base_url configured"
-    if not cfg.model:
-        return "", "no [llm] model configured"
-    key = cfg.resolved_api_key(env)
-    if key:
-        return key, ""
-    if _is_loopback(cfg.base_url):
-        return LOCAL_API_KEY, ""
-    return "", f"no API key: set ${cfg.api_key_env} or [llm] api_key"
-
-
-def clamp(advice: Analysis, record: FailureRecord, *, max_wait_s: float | None = None) -> Analysis:
-    """The LLM's analysis made safe to act on: it may make the crawler do less or wait longer,
-    never more.
-
-    - a record the rules call certain and non-retryable is never retried;
-    - giving up means no retry, and no retry means no "retry later" or "wait";
-    - ``wait_s`` is at least the server's Retry-After and at most ``max_wait_s``.
-
-    Max retries, the retry budget, robots.txt and the breakers are enforced by the crawler after
-    this, whatever the analysis says.
-    """
-    should_retry = advice.should_retry
-    action = advice.suggested_action
-    if record.certain and not record.retryable:
-        should_retry = False
-    if action in (Action.GIVE_UP_URL, Action.GIVE_UP_HOST):
-        should_retry = False
-    if not should_retry and action in (Action.RETRY_LATER, Action.WAIT):
-        action = Action.GIVE_UP_URL
-    wait_s = advice.wait_s if action is Action.WAIT else None
-    if wait_s is not None:
-        wait_s = max(wait_s, record.retry_after_s or 0.0)
-        if max_wait_s is not None:
-            wait_s = min(wait_s, max_wait_s)
-    return replace(advice, should_retry=should_retry, suggested_action=action, wait_s=wait_s)
 
 
 def _analysis_to_cache(analysis: Analysis) -> dict[str, Any]:
@@ -172,7 +115,7 @@ class LLMManager:
         self._fallback = fallback
         self._cache: VerdictCache = cache if cache is not None else MemoryVerdictCache()
         self._clock = clock
-        api_key, self.disabled_reason = _resolve(cfg, os.environ if env is None else env)
+        api_key, self.disabled_reason = resolve_api_key(cfg, os.environ if env is None else env)
         self.enabled = not self.disabled_reason
         self.cache_hits = 0
         self.rejected = 0

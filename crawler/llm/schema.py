@@ -12,11 +12,12 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from crawler.decide.blocks import PageKind
 from crawler.errors import LLMError
-from crawler.records import Action, Analysis, Severity
+from crawler.records import Action, Analysis, FailureRecord, Severity
 
 __all__ = [
     "ACTION_HELP",
@@ -245,3 +246,30 @@ def validate_page_verdict(raw: Mapping[str, Any] | str) -> PageKind:
     if isinstance(verdict, str):  # small models write "soft-404" or "Soft 404"
         verdict = "_".join(verdict.replace("-", " ").split())
     return PageKind(_enum_value(verdict, "verdict", [k.value for k in PageKind]))
+
+
+def clamp(advice: Analysis, record: FailureRecord, *, max_wait_s: float | None = None) -> Analysis:
+    """The LLM's analysis made safe to act on: it may make the crawler do less or wait longer,
+    never more.
+
+    - a record the rules call certain and non-retryable is never retried;
+    - giving up means no retry, and no retry means no "retry later" or "wait";
+    - ``wait_s`` is at least the server's Retry-After and at most ``max_wait_s``.
+
+    Max retries, the retry budget, robots.txt and the breakers are enforced by the crawler after
+    this, whatever the analysis says.
+    """
+    should_retry = advice.should_retry
+    action = advice.suggested_action
+    if record.certain and not record.retryable:
+        should_retry = False
+    if action in (Action.GIVE_UP_URL, Action.GIVE_UP_HOST):
+        should_retry = False
+    if not should_retry and action in (Action.RETRY_LATER, Action.WAIT):
+        action = Action.GIVE_UP_URL
+    wait_s = advice.wait_s if action is Action.WAIT else None
+    if wait_s is not None:
+        wait_s = max(wait_s, record.retry_after_s or 0.0)
+        if max_wait_s is not None:
+            wait_s = min(wait_s, max_wait_s)
+    return replace(advice, should_retry=should_retry, suggested_action=action, wait_s=wait_s)
