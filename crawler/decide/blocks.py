@@ -3,12 +3,12 @@
 :func:`judge_page` is pure and runs on every HTML page, so it starts with a pre-check on bytes
 (:mod:`crawler.decide.blocks_precheck`): one Aho-Corasick pass over the lower-cased first 32 KB
 for the needles of every vendor marker and phrase, the ``<title>`` cut out of the bytes, a few
-response headers, and whether the prefix's soft-404 probe got a 200. An ordinary page stops there. A page with a
-trigger is parsed (:mod:`crawler.decide.page_features`) and scored: evidence points per kind
-(vendor fingerprints, phrases by where they stand, password inputs, status, the probe's
-resemblance) minus the evidence of content (prose, visible text size per script). Every point of
-evidence needs a trigger the pre-check saw, so the pre-check never clears a page the classifier
-would flag.
+response headers, and whether the prefix's soft-404 probe got a 200. An ordinary page stops
+there. A page with a trigger is parsed (:mod:`crawler.decide.page_features`) and scored:
+evidence points per kind (vendor fingerprints, phrases by where they stand, password inputs,
+status, the probe's resemblance) minus the evidence of content (prose, visible text size per
+script). Every point of evidence needs a trigger the pre-check saw, so the pre-check never clears
+a page the classifier would flag.
 
 Bands: a score ≥ 6 is a confident verdict the LLM never sees; 3–6 leans to that kind and
 1.5–3 leans to content, both *uncertain* (the only pages the LLM is asked about, and it may move
