@@ -395,6 +395,12 @@ class LLMConfig(_Section):
         description='"endpoint" = base_url and model; "local" = start the bundled small model '
         "(local-llm extra) and use it",
     )
+    judge_pages: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="ask the LLM about the page verdicts the rules are unsure of; auto = yes for "
+        "an endpoint, no for the bundled local model (measured worse than the rules there: "
+        "docs/blocks.md)",
+    )
 
     @property
     def configured(self) -> bool:

@@ -189,7 +189,7 @@ class AdaptiveCrawler:
             commit=self._commit,
             clock=clock,
             rng=self._rng,
-            judge=llm,
+            judge=llm if _judges_pages(cfg) else None,
             llm_allowed=self._events.llm_allowed,
         )
         return _Engine(storage, sink, llm, failures, pipeline)
@@ -453,6 +453,13 @@ class AdaptiveCrawler:
             write_textfile(cfg.metrics.textfile, metrics)
         write_summary(cfg.crawl.summary_path, s.to_dict())
         return s
+
+
+def _judges_pages(cfg: Config) -> bool:
+    """Whether the LLM settles uncertain page verdicts ([llm] judge_pages, docs/blocks.md)."""
+    if cfg.llm.judge_pages == "auto":
+        return cfg.llm.provider != "local"
+    return cfg.llm.judge_pages == "on"
 
 
 def _seed_keys(seeds: Sequence[str]) -> list[str]:

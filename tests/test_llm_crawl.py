@@ -230,3 +230,16 @@ async def test_no_endpoint_warns_once_and_runs_on_rules(
     assert len(warnings) == 1
     assert summary.dlq_items == 2
     assert summary.llm_calls == 0
+
+
+def test_the_local_model_is_kept_out_of_page_verdicts_by_default(
+    make_config: Callable[..., Config],
+) -> None:
+    """Measured worse than the rules on the uncertain band (docs/blocks.md): "auto" asks an
+    endpoint model about page verdicts and never the bundled local one."""
+    from crawler.crawler import _judges_pages
+
+    assert _judges_pages(make_config(llm__provider="endpoint"))
+    assert not _judges_pages(make_config(llm__provider="local"))
+    assert _judges_pages(make_config(llm__provider="local", llm__judge_pages="on"))
+    assert not _judges_pages(make_config(llm__provider="endpoint", llm__judge_pages="off"))
