@@ -56,6 +56,8 @@ __all__ = ["AdaptiveCrawler"]
 
 log = logging.getLogger("crawler")
 
+HANDED_BACK_RECHECK_S = 0.01  # crawl(): how soon a URL handed back untouched is tried again
+
 
 @dataclasses.dataclass(slots=True)
 class _Engine:
@@ -378,6 +380,10 @@ class AdaptiveCrawler:
                 if not outcome.retry:
                     return CrawlResult(url, None, outcome.as_result(), dead_lettered=True)
                 await self._wait_until(outcome.not_before, url)
+            elif outcome is None:
+                # Handed back untouched (robots.txt or the prefix's soft-404 probe came first,
+                # or is being fetched by a running crawl): look again in a moment.
+                await asyncio.sleep(HANDED_BACK_RECHECK_S)
 
     async def _wait_until(self, until: float, url: str) -> None:
         delay = until - self._clock()
