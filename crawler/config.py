@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_origin
 
-import soupsieve
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -160,6 +159,8 @@ class CrawlConfig(_Section):
     @field_validator("target_data")
     @classmethod
     def _check_selectors(cls, value: dict[str, str]) -> dict[str, str]:
+        import soupsieve  # only a job with target_data pays for it
+
         for name, selector in value.items():
             try:
                 soupsieve.compile(selector)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from crawler.config import Config, load_config
 from crawler.decide.retry import RetryPolicy
@@ -29,7 +29,6 @@ from crawler.engine.pipeline import Pipeline
 from crawler.engine.robots_gate import RobotsGate
 from crawler.engine.scheduler import Scheduler
 from crawler.errors import ConfigError
-from crawler.llm.manager import LLMManager
 from crawler.observe.alerts import check_run
 from crawler.observe.analytics import ErrorAnalytics
 from crawler.observe.degradation import read_rss_bytes
@@ -51,6 +50,9 @@ from crawler.storage.output import JsonlSink, write_summary
 from crawler.web.fetch import Fetcher, Transport
 from crawler.web.parse import validate_selectors
 from crawler.web.urls import Scope, normalize
+
+if TYPE_CHECKING:  # the LLM layer (and openai, ~0.6 s to import) loads only when a crawl uses it
+    from crawler.llm.manager import LLMManager
 
 __all__ = ["AdaptiveCrawler"]
 

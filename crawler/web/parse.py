@@ -17,9 +17,8 @@ import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import bs4
-import soupsieve
 from lxml import etree
 
 from crawler.decide.page_features import HTML_PARSER
@@ -27,6 +26,9 @@ from crawler.errors import ConfigError
 from crawler.web.charsets import codec_for as codec_for  # re-exported: the crawler's one import
 from crawler.web.charsets import decode_body as decode_body
 from crawler.web.urls import LinkResolver
+
+if TYPE_CHECKING:  # bs4 and soupsieve load only when a job asks for target_data fields
+    import soupsieve
 
 
 def media_type(content_type: str | None) -> str:
@@ -165,11 +167,15 @@ def _is_web_url(url: str) -> bool:
 # -- target_data -------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=256)
 def _compiled(selector: str) -> soupsieve.SoupSieve:
+    import soupsieve
+
     return soupsieve.compile(selector)
 
 
 def validate_selectors(selectors: Mapping[str, str]) -> None:
     """Raise :class:`ConfigError` for the first selector that is not valid CSS."""
+    import soupsieve
+
     for name, selector in selectors.items():
         try:
             _compiled(selector)
@@ -183,6 +189,8 @@ def validate_selectors(selectors: Mapping[str, str]) -> None:
 def select_fields(text: str, selectors: Mapping[str, str]) -> dict[str, str | list[str] | None]:
     """Extract ``target_data`` fields by CSS selector: one match gives its stripped text, several
     a list of texts, none None. Raises :class:`ConfigError` for an invalid selector."""
+    import bs4
+
     validate_selectors(selectors)
     with warnings.catch_warnings():
         # Page text that looks like a URL or like XML is still a page to us.
