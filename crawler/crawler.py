@@ -10,6 +10,7 @@ error: ``failure_handler`` → ``nack(not_before)`` (a durable retry) or ``dead_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import random
@@ -320,10 +321,15 @@ class AdaptiveCrawler:
         if self._stopping:
             scheduler.stop()
         try:
+            # The committer is told to stop, never cancelled: a commit cut off mid-send would
+            # leave the store unsure whether the batch landed.
+            stop_committer = asyncio.Event()
             async with asyncio.TaskGroup() as tg:
-                committer = tg.create_task(self._commit_loop())
-                await scheduler.run()
-                committer.cancel()
+                tg.create_task(self._commit_loop(stop_committer))
+                try:
+                    await scheduler.run()
+                finally:
+                    stop_committer.set()
         finally:
             self._attach(None)
             await self._commit()
@@ -402,11 +408,13 @@ class AdaptiveCrawler:
         return outcome.as_result()
 
     # -- internals -----------------------------------------------------------------------------
-    async def _commit_loop(self) -> None:
+    async def _commit_loop(self, stop: asyncio.Event) -> None:
         interval = self.config.storage.batch_interval_s
         sample_rss = self.config.degradation.max_rss_mb > 0
-        while True:
-            await asyncio.sleep(interval)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+                return
             await self._commit()
             if sample_rss:
                 self._events.degradation.record_rss(read_rss_bytes())

@@ -8,6 +8,8 @@ marked SQLite-only and Redis-only. The Redis backend runs against a real ``redis
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import socket
 import sqlite3
@@ -395,6 +397,39 @@ async def test_commit_then_reopen_keeps_everything(make_storage: MakeStorage) ->
         assert got.to_dict() == entry.to_dict()
         assert await store.next_ready_at() == 0.0
         assert [le.url for le in await store.lease(10, 600.0)] == [url(2), url(3), url(4)]
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("steps", range(6))
+async def test_a_commit_cancelled_mid_flight_leaves_the_store_usable(
+    make_storage: MakeStorage, steps: int
+) -> None:
+    """A crawl stopped while a batch is being sent: the batch lands or not, never half, and
+    the connection is not left inside a transaction (later calls still answer correctly)."""
+    store = make_storage()
+    await store.open()
+    try:
+        await store.add((url(n), 1) for n in range(4))
+        a, b = await store.lease(2, 0.0)
+        await store.ack(a, 1)
+        await store.ack(b, 2)
+        task = asyncio.create_task(store.commit("/out.jsonl", 10))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await store.commit("/out.jsonl", 10)
+        assert await store.counts() == FrontierCounts(pending=2, leased=0, done=2, dead=0)
+        assert [le.url for le in await store.lease(10, 0.0)] == [url(2), url(3)]
+    finally:
+        await store.close()
+    store = make_storage()
+    await store.open()
+    try:
+        assert await store.counts() == FrontierCounts(pending=4 - 2, leased=0, done=2, dead=0)
+        assert await store.out_offset("/out.jsonl") == 10
     finally:
         await store.close()
 

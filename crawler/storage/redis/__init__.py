@@ -57,7 +57,7 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
@@ -122,6 +122,24 @@ def _scripts() -> dict[str, str]:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+async def _to_the_end(send: Coroutine[Any, Any, None]) -> bool:
+    """Await ``send`` to its end even when the caller is cancelled meanwhile, and say whether it
+    was (the caller re-raises after its bookkeeping). A write cut off mid-flight would leave it
+    unknown whether Redis applied it; waiting a round trip longer makes the outcome known. The
+    write's own exception propagates."""
+    task = asyncio.ensure_future(send)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.done() or task.cancelled():
+            await asyncio.wait([task])
+        if task.cancelled():
+            raise
+        task.result()  # the write's own error wins over the cancellation
+        return True
+    return False
+
+
 def namespace_for(state_dir: str | Path) -> str:
     """The default namespace of a crawl: the SHA-1 of its state directory's absolute path, so
     workers on several machines that use the same state dir path share one frontier."""
@@ -273,26 +291,30 @@ class RedisStorage:
         self._adds, self._acks, self._meta = {}, {}, {}
         self._committing_acks = acks
         expiry = clock + self.lease_timeout_s
-        try:
+
+        async def send() -> None:
             with self._errors("commit"):
-                pipe = client.pipeline(transaction=True)
-                if adds:
-                    args = [x for url, (d, h) in adds.items() for x in (url, d, h)]
-                    await self._script("add", args, pipe)
-                if acks:
-                    args = [
-                        x
-                        for url, (le, attempts) in acks.items()
-                        for x in (url, le.depth, le.host, attempts)
-                    ]
-                    await self._script("ack", args, pipe)
-                if meta:
-                    pipe.hset(self._key("meta"), mapping=cast("dict[Any, Any]", meta))
-                if offset:
-                    pipe.hset(self._key("offsets"), self._offset_field + offset[0], offset[1])
-                if renew:
-                    await self._script("renew", [repr(expiry), self._owner, *renew], pipe)
-                await pipe.execute()
+                async with client.pipeline(transaction=True) as pipe:
+                    if adds:
+                        args = [x for url, (d, h) in adds.items() for x in (url, d, h)]
+                        await self._script("add", args, pipe)
+                    if acks:
+                        args = [
+                            x
+                            for url, (le, attempts) in acks.items()
+                            for x in (url, le.depth, le.host, attempts)
+                        ]
+                        await self._script("ack", args, pipe)
+                    if meta:
+                        pipe.hset(self._key("meta"), mapping=cast("dict[Any, Any]", meta))
+                    if offset:
+                        pipe.hset(self._key("offsets"), self._offset_field + offset[0], offset[1])
+                    if renew:
+                        await self._script("renew", [repr(expiry), self._owner, *renew], pipe)
+                    await pipe.execute()
+
+        try:
+            cancelled = await _to_the_end(send())
         except BaseException:
             # Not sent: the batch goes back in front of what was staged meanwhile.
             self._adds = {**adds, **self._adds}
@@ -309,6 +331,8 @@ class RedisStorage:
                 self._held[url] = expiry
         if offset:
             self._committed_offsets[offset[0]] = offset[1]
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def out_offset(self, out_path: str) -> int | None:
         """The committed byte offset of this machine's results file at ``out_path``."""
@@ -385,10 +409,10 @@ class RedisStorage:
             new += 1
         if maybe:
             with self._errors("add"):
-                pipe = self._conn().pipeline(transaction=False)
-                for url in maybe:
-                    pipe.hexists(self._key("urls"), url)
-                exists = await pipe.execute()
+                async with self._conn().pipeline(transaction=False) as pipe:
+                    for url in maybe:
+                        pipe.hexists(self._key("urls"), url)
+                    exists = await pipe.execute()
             for (url, depth), found in zip(maybe.items(), exists, strict=True):
                 if not found and url not in self._adds:
                     self._adds[url] = (depth, host_key(url))
