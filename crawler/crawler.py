@@ -63,6 +63,7 @@ class _Engine:
 
     storage: Storage
     sink: JsonlSink
+    fetcher: Fetcher
     llm: LLMManager | None
     failures: FailureHandler
     pipeline: Pipeline
@@ -191,7 +192,7 @@ class AdaptiveCrawler:
             judge=llm,
             llm_allowed=self._events.llm_allowed,
         )
-        return _Engine(storage, sink, llm, failures, pipeline)
+        return _Engine(storage, sink, fetcher, llm, failures, pipeline)
 
     async def __aexit__(
         self,
@@ -303,6 +304,10 @@ class AdaptiveCrawler:
         await storage.add((k, 0) for k in keys)
         await self._commit()
         self._counters.reset()
+        # Recrawl (docs/recrawl.md): what is due now, the seeds, stale robots.txt rules.
+        await parts.pipeline.recrawl.start_run(started, all_seeds, self._hosts)
+        parts.pipeline.sitemaps.start_run()
+        bytes_before = parts.fetcher.bytes_received
         scheduler = Scheduler(
             storage,
             self._hosts,
@@ -321,8 +326,10 @@ class AdaptiveCrawler:
                 committer.cancel()
         finally:
             self._attach(None)
+            await parts.pipeline.recrawl.finish_run(self._hosts)
             await self._commit()
             await self._analytics.drain()
+        self._counters.bytes_downloaded = parts.fetcher.bytes_received - bytes_before
         return await self._finish_summary(started)
 
     def _attach(self, scheduler: Scheduler | None) -> None:
@@ -427,7 +434,8 @@ class AdaptiveCrawler:
         storage = self.storage
         counts = await storage.counts()
         s = dataclasses.replace(self._counters)
-        s.pages_ok = counts.done
+        # Stored pages, revisits still pending included (each has content in the results file).
+        s.pages_ok = max(counts.done, await storage.page_count())
         s.dlq_items = await storage.dlq_count()
         s.pending = counts.pending + counts.leased
         s.breakers = self._hosts.breaker_states()
