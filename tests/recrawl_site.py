@@ -21,8 +21,8 @@ import gzip
 import itertools
 import secrets
 from dataclasses import dataclass, field
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 from aiohttp import web
 
@@ -81,6 +81,7 @@ class ChangingSite:
         return f"http://{self.host}:{self.port}{path}"
 
     def add(self, path: str, title: str, links: list[str] | None = None, **kw: object) -> None:
+        self.removed.pop(path, None)
         self.pages[path] = SitePage(title, list(links or []), **kw)  # type: ignore[arg-type]
 
     def edit(self, path: str, *, title: str | None = None, links: list[str] | None = None) -> None:

@@ -6,13 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from crawler import AdaptiveCrawler
+from crawler.config import Config
+from crawler.engine.revisit import SHORT_KEYS
 from tests.recrawl_site import BASE_TIME, ChangingSite, Hit
 from tests.redis_server import redis_url_fixture  # noqa: F401 - the redis_url fixture
 
@@ -148,7 +153,8 @@ async def test_four_runs_of_the_same_command(
         validated = {"/", "/a", "/b", "/c", "/news", "/only-in-sitemap-1", *FILLERS}
         for path in validated:
             assert requested[path].conditional, path
-        assert requested["/b"].if_modified_since and not requested["/b"].if_none_match
+        assert requested["/b"].if_modified_since
+        assert not requested["/b"].if_none_match
         assert requested["/c"].if_none_match == 'W/"c-0"'
         assert not requested["/d"].conditional
         unchanged = {"/", "/a", "/b", "/only-in-sitemap-1", *FILLERS}
@@ -156,10 +162,13 @@ async def test_four_runs_of_the_same_command(
         assert s2["bytes_downloaded"] <= 0.35 * s1["bytes_downloaded"]
         assert sum(h.nbytes for h in hits2) <= 0.35 * sum(h.nbytes for h in hits1)
         # Changed pages again with their new titles; the new page; the removed one gone.
-        assert got2["/c"]["change"] == "changed" and got2["/c"]["title"] == "c v2"
-        assert got2["/news"]["change"] == "changed" and got2["/news"]["title"] == "news v2"
+        assert got2["/c"]["change"] == "changed"
+        assert got2["/c"]["title"] == "c v2"
+        assert got2["/news"]["change"] == "changed"
+        assert got2["/news"]["title"] == "news v2"
         assert got2["/fresh"]["change"] == "new"
-        assert got2["/old"]["change"] == "gone" and got2["/old"]["status"] == 404
+        assert got2["/old"]["change"] == "gone"
+        assert got2["/old"]["status"] == 404
         assert set(got2) == {"/c", "/news", "/fresh", "/old"}  # /d, /e: unchanged digests
         assert s2["pages_new"] == 1
         assert s2["pages_changed"] == 2
@@ -181,8 +190,10 @@ async def test_four_runs_of_the_same_command(
         s3, lines3, hits3 = await cron.run("--recrawl")
         got3 = by_path(lines3, site)
         assert got3["/only-in-sitemap-2"]["change"] == "new"
-        assert got3["/a"]["change"] == "changed" and got3["/a"]["title"] == "a v2"
-        assert got3["/e"]["change"] == "gone" and got3["/e"]["status"] == 410
+        assert got3["/a"]["change"] == "changed"
+        assert got3["/a"]["title"] == "a v2"
+        assert got3["/e"]["change"] == "gone"
+        assert got3["/e"]["status"] == 410
         assert set(got3) == {"/only-in-sitemap-2", "/a", "/e"}
         assert "/old" not in {h.path for h in hits3}  # gone: looked at after max_interval_s
         assert (s3["pages_new"], s3["pages_changed"], s3["pages_gone"]) == (1, 1, 1)
@@ -208,3 +219,100 @@ async def test_four_runs_of_the_same_command(
     out, _ = await proc.communicate()
     entries = json.loads(out)
     assert Counter(e["error"]["category"] for e in entries) == {"NOT_FOUND": 2}
+
+
+# -- the library, one crawler object over several runs --------------------------------------------
+class Later:
+    """Real time plus an offset the test moves (the revisits fall due)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+RECRAWL = {
+    "crawl.recrawl": True,
+    "recrawl.min_interval_s": 60.0,
+    "recrawl.initial_interval_s": 3600.0,
+    "recrawl.schedule_slack_s": 0.0,
+}
+
+
+async def test_unchanged_lines_failed_revisits_and_stale_robots(
+    make_config: Callable[..., Config], tmp_path: Path
+) -> None:
+    clock = Later()
+    async with ChangingSite() as site:
+        site.add("/", "home", ["/a", "/flaky"])
+        site.add("/a", "a")
+        site.add("/flaky", "flaky")
+        cfg = make_config(
+            **{k.replace(".", "__"): v for k, v in RECRAWL.items()},
+            recrawl__unchanged_lines=True,
+            retry__max_retries=1,
+        )
+        out = cfg.crawl.out_path
+        async with AdaptiveCrawler(cfg, clock=clock) as crawler:
+            first = await crawler.run([site.url("/")])
+            assert first.pages_new == 3
+            robots = [h for h in site.hits if h.path == "/robots.txt"]
+            assert len(robots) == 1
+
+            # An hour later: /a unchanged (a short line), /flaky fails for good (500, 500).
+            clock.offset = 3600.0
+            site.remove("/flaky", 500)
+            size = out.stat().st_size
+            second = await crawler.run([site.url("/")])
+            lines = [json.loads(x) for x in out.read_bytes()[size:].decode().splitlines()]
+            assert {tuple(sorted(x)) for x in lines} == {tuple(sorted(SHORT_KEYS))}
+            assert {x["url"]: x["status"] for x in lines} == {
+                site.url("/"): 304,
+                site.url("/a"): 304,
+            }
+            assert (second.pages_unchanged, second.not_modified, second.pages_failed) == (2, 2, 1)
+            assert second.pages_ok == 3  # the stored /flaky is not lost
+            (entry,) = await crawler.storage.dlq_list()
+            assert entry.error["category"] == "SERVER"
+            assert entry.attempts == 3  # 1 + the revisit's 2 requests
+            assert len([h for h in site.hits if h.path == "/robots.txt"]) == 1  # still fresh
+
+            # Two days later: robots.txt is older than robots_max_age_s, fetched again; /flaky
+            # is back with a new title: stored again as changed, which clears its DLQ entry.
+            clock.offset = 2 * 86_400.0
+            site.add("/flaky", "flaky again", generation=1)
+            third = await crawler.run([site.url("/")])
+            assert len([h for h in site.hits if h.path == "/robots.txt"]) == 2
+            assert third.pages_changed == 1
+            assert await crawler.storage.dlq_list() == []
+    records = [json.loads(x) for x in out.read_text().splitlines()]
+    flaky = [r for r in records if r["url"].endswith("/flaky")]
+    assert [r["change"] for r in flaky] == ["new", "changed"]
+    assert flaky[-1]["title"] == "flaky again"
+    assert flaky[-1]["attempts"] == 4
+
+
+async def test_sitemap_xml_without_robots_listing_gzip(
+    make_config: Callable[..., Config],
+) -> None:
+    async with ChangingSite() as site:
+        site.add("/", "home")
+        site.add("/hidden", "hidden")
+        site.sitemap = {"/": None, "/hidden": None}
+        site.sitemap_gzip = True
+        site.robots_lists_sitemap = False
+        cfg = make_config(**{k.replace(".", "__"): v for k, v in RECRAWL.items()})
+        async with AdaptiveCrawler(cfg) as crawler:
+            summary = await crawler.run([site.url("/")])
+        assert summary.pages_new == 2
+        assert [h.path for h in site.hits].count("/sitemap.xml") == 1
+        cfg = make_config(
+            crawl__state_dir=str(cfg.crawl.state_dir) + "-off",
+            **{k.replace(".", "__"): v for k, v in RECRAWL.items()},
+            recrawl__sitemaps=False,
+        )
+        async with AdaptiveCrawler(cfg) as crawler:
+            summary = await crawler.run([site.url("/")])
+        assert summary.pages_new == 1
+        assert [h.path for h in site.hits].count("/sitemap.xml") == 1

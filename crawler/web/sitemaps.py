@@ -18,6 +18,7 @@ a line). Hostile input is bounded, never fatal:
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ __all__ = ["Sitemap", "SitemapEntry", "parse_lastmod", "parse_sitemap"]
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_LOC_CHARS = 2048  # the protocol's limit on a URL
 FUTURE_SLACK_S = 86_400.0  # a lastmod this far ahead of our clock is a lie or a broken clock
+_CLOSED = re.compile(rb"</(?:[\w.-]+:)?(?:urlset|sitemapindex)\s*>\s*$")  # a whole file's end
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,7 @@ def parse_sitemap(body: bytes, *, now: float, max_bytes: int, max_urls: int) -> 
 
 def _parse_text(body: bytes, max_urls: int) -> Sitemap:
     out = Sitemap()
-    for raw in body.decode("utf-8", "replace").splitlines():
+    for raw in body.decode("utf-8-sig", "replace").splitlines():
         line = raw.strip()
         if not line.startswith(("http://", "https://")) or len(line) > MAX_LOC_CHARS:
             continue
@@ -159,4 +161,10 @@ def _parse_xml(body: bytes, now: float, max_urls: int) -> Sitemap:
     except etree.LxmlError as exc:
         if not out.urls and not out.sitemaps:
             out.error = f"XML: {exc}"
+    if not _CLOSED.search(body[-256:]):
+        # The parser closes what a cut file left open: its last <loc> may be a cut URL.
+        out.truncated = True
+        for entries in (out.urls, out.sitemaps):
+            if entries:
+                entries.pop()
     return out
