@@ -292,7 +292,8 @@ class AdaptiveCrawler:
         """Crawl from ``seeds`` (and whatever the state dir still has pending) to the end.
 
         ``history=False``: this run is not one of a series (e.g. a DLQ retry): it is neither
-        compared with the earlier runs' summaries nor kept among them (docs/operations.md)."""
+        compared with the earlier runs' summaries nor kept among them (docs/operations.md), and
+        with ``[crawl] recrawl`` it revisits nothing that is merely due (docs/recrawl.md)."""
         self._requeue_run = not history
         started = self._clock()
         keys = _seed_keys(seeds)
@@ -304,9 +305,11 @@ class AdaptiveCrawler:
         await storage.add((k, 0) for k in keys)
         await self._commit()
         self._counters.reset()
-        # Recrawl (docs/recrawl.md): what is due now, the seeds, stale robots.txt rules.
-        await parts.pipeline.recrawl.start_run(started, all_seeds, self._hosts)
-        parts.pipeline.sitemaps.start_run()
+        # Recrawl (docs/recrawl.md): what is due now, the seeds, stale robots.txt rules, the
+        # sitemaps. Not in a run outside the series (a DLQ retry re-fetches its entries only).
+        revisits = self.config.crawl.recrawl and history
+        await parts.pipeline.recrawl.start_run(started, all_seeds, self._hosts, revisit=revisits)
+        parts.pipeline.sitemaps.start_run(active=revisits)
         bytes_before = parts.fetcher.bytes_received
         scheduler = Scheduler(
             storage,

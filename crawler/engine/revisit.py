@@ -65,7 +65,6 @@ class Recrawl:
         clock: Callable[[], float],
     ) -> None:
         cfg = config.recrawl
-        self.enabled = config.crawl.recrawl
         self._cfg = cfg
         self._storage = storage
         self._sink = sink
@@ -81,14 +80,17 @@ class Recrawl:
         self._robots_seen: dict[str, tuple[RobotsRules, float]] = {}
 
     # -- a run ---------------------------------------------------------------------------------
-    async def start_run(self, now: float, seeds: Sequence[str], hosts: HostRegistry) -> None:
-        """Before the run's first lease: load the hint record; with recrawl on, requeue what is
-        due (within ``schedule_slack_s``), the seeds, and forget robots.txt rules older than
-        ``robots_max_age_s`` (the host's next admission fetches them again)."""
+    async def start_run(
+        self, now: float, seeds: Sequence[str], hosts: HostRegistry, *, revisit: bool
+    ) -> None:
+        """Before the run's first lease: load the hint record; when the run ``revisit``s (recrawl
+        on), requeue what is due (within ``schedule_slack_s``) and the seeds, and forget
+        robots.txt rules older than ``robots_max_age_s`` (the host's next admission fetches
+        them again)."""
         self.run_start = now
         self.lastmods = {}
         self.hints.load(await self._storage.get_meta(HINTS_KEY))
-        if not self.enabled:
+        if not revisit:
             return
         for state in hosts:
             seen = self._robots_seen.get(state.host)

@@ -76,17 +76,18 @@ class SitemapFeeder:
         self._counters = counters
         self._analytics = analytics
         self._clock = clock
-        self.enabled = config.crawl.recrawl and config.recrawl.sitemaps
+        self.active = False  # set per run by start_run
         self._hosts: dict[str, _HostSitemaps] = {}
 
-    def start_run(self) -> None:
-        """Every run reads the sitemaps again."""
+    def start_run(self, *, active: bool) -> None:
+        """Every recrawl run (``active``) reads the sitemaps again; other runs read none."""
+        self.active = active and self._config.recrawl.sitemaps
         self._hosts = {}
 
     def wants(self, state: HostState, url: str) -> bool:
         """True when the host's next admission (here for ``url``) should fetch one of its
         sitemaps."""
-        if not self.enabled:
+        if not self.active:
             return False
         if state.robots is None and self._config.crawl.respect_robots_txt:
             return False
