@@ -5,8 +5,12 @@
     given-up host? ─► DLQ (the host's failure, no request)
     robots.txt disallows? ─► DLQ ROBOTS (no request)
     admission for robots.txt? ─► fetch it (robots_gate), hand the URL back (not an attempt)
-    fetch ─► ok: parse, judge (block page?), stage the line + ack, add the links
-          └► error: failure_handler (retry with a durable not-before, or DLQ)
+    a sitemap of the host to read (recrawl)? ─► read it (engine/sitemaps.py), hand the URL back
+    fetch (conditional for a revisit, engine/revisit.py)
+          ─► 304: unchanged, state + ack
+          ─► ok: parse, judge (block page?), digest, stage the line (new/changed) + ack, links
+          └► error: failure_handler (retry with a durable not-before, or DLQ; a revisit that
+             fails for good keeps its stored page, and a 404/410 makes it "gone")
 
 The scheduler owns *when* (it admitted the host); this module owns *what happens*.
 """
@@ -24,10 +28,13 @@ from crawler.config import Config
 from crawler.decide.blocks import CONFIDENT_SCORE, Band, PageKind, PageVerdict, judge_page
 from crawler.decide.classify import classify
 from crawler.decide.page_features import head_bytes
+from crawler.decide.recrawl import Visit
 from crawler.decide.soft404 import ProbeAnswer, ProbeBook
 from crawler.engine.failure_handler import FailureHandler, FailureOutcome
 from crawler.engine.hosts import Admission, HostRegistry, Purpose
+from crawler.engine.revisit import FIRST_VISIT, Recrawl
 from crawler.engine.robots_gate import RobotsGate
+from crawler.engine.sitemaps import SitemapFeeder
 from crawler.errors import (
     BlockedPage,
     FetchError,
@@ -105,6 +112,23 @@ class Pipeline:
         self._probes = ProbeBook(depth=config.soft404.prefix_depth)
         self._probing_now: set[str] = set()
         self._acks_since_commit = 0
+        self.recrawl = Recrawl(
+            config,
+            storage=storage,
+            sink=sink,
+            counters=counters,
+            commit_lock=commit_lock,
+            clock=clock,
+        )
+        self.sitemaps = SitemapFeeder(
+            config,
+            storage=storage,
+            fetcher=fetcher,
+            recrawl=self.recrawl,
+            counters=counters,
+            analytics=analytics,
+            clock=clock,
+        )
         self.scope = Scope([])
         # Set by the scheduler while a crawl runs: a lease it holds for a URL, handed back.
         self.take_held: Callable[[str], Lease | None] = lambda url: None
@@ -137,6 +161,15 @@ class Pipeline:
             # above; anything else goes back untouched.
             await self._storage.nack(lease, 0.0, lease.attempts, lease.tries)
             return None
+        if admission.purpose is Purpose.PAGE and self.sitemaps.wants(state, lease.url):
+            await self.sitemaps.fetch_next(
+                lease,
+                admission,
+                scope=self.scope,
+                hop_check=self._check_hop,
+                links_added=self.links_added,
+            )
+            return None
         if admission.purpose is Purpose.PAGE and self._needs_probe(lease):
             return await self._probe(lease, admission)
         if admission.purpose is Purpose.ROBOTS:
@@ -158,12 +191,30 @@ class Pipeline:
     ) -> Outcome:
         self._counters.requests += 1
         self._analytics.count("requests")
-        started = self._clock()
         try:
-            resp = await self._fetcher.fetch(lease.url, hop_check=self._check_hop)
-            page = await self._page(lease, resp, target_data)
+            visit = await self.recrawl.visit(lease)
+        except BaseException:
+            admission.cancel()
+            raise
+        started = self._clock()
+        page: PageRecord | None = None
+        try:
+            resp = await self._fetcher.fetch(
+                lease.url, hop_check=self._check_hop, headers=visit.headers or None
+            )
+            if resp.status != 304:
+                page, digest = await self._page(lease, resp, target_data)
+        except HTTPStatusError as exc:
+            if exc.status == 304 and visit.revisit:  # a 304 nobody asked for (no validators)
+                now = self._clock()
+                admission.success(now, now - started, status=304, nbytes=0)
+                record = await self.recrawl.not_modified(lease, visit, None)
+                self._failures.forget(lease.url)
+                await self._count_ack()
+                return record
+            return await self._failed(lease, admission, exc, started, visit)
         except FetchError as exc:
-            return await self._failed(lease, admission, exc, started)
+            return await self._failed(lease, admission, exc, started, visit)
         except asyncio.CancelledError:
             admission.cancel()
             raise
@@ -171,19 +222,34 @@ class Pipeline:
             log.debug("Unexpected error on %s", lease.url, exc_info=True)
             wrapped = FetchError(f"unexpected {type(exc).__name__}: {exc}", url=lease.url)
             wrapped.__cause__ = exc
-            return await self._failed(lease, admission, wrapped, started)
+            return await self._failed(lease, admission, wrapped, started, visit)
         now = self._clock()
         admission.success(now, now - started, status=resp.status, nbytes=len(resp.body))
-        await self._store(lease, page, resp, follow_links)
+        if page is None:
+            record = await self.recrawl.not_modified(lease, visit, resp)
+            self._failures.forget(lease.url)
+            if resp.redirects:
+                await self._mark_redirect_target_seen(resp.final_url, lease.depth)
+            await self._count_ack()
+            return record
+        await self._store(lease, page, resp, follow_links, visit, digest)
         return page
 
     async def _failed(
-        self, lease: Lease, admission: Admission, exc: FetchError, started: float
+        self,
+        lease: Lease,
+        admission: Admission,
+        exc: FetchError,
+        started: float,
+        visit: Visit = FIRST_VISIT,
     ) -> FailureOutcome:
         context = self._failures.context(lease, exc, count_attempt=True)
         outcome = await self._failures.handle(
             exc, context, lease=lease, admission=admission, latency_s=self._clock() - started
         )
+        if visit.revisit and not outcome.retry:  # the store kept the page (docs/recrawl.md)
+            attempts = int(context.get("attempts", lease.attempts + 1))
+            await self.recrawl.failed(lease, visit, outcome.record, attempts)
         if outcome.host_given_up and self.host_given_up is not None:
             await self.host_given_up(lease.host)
         return outcome
@@ -200,22 +266,25 @@ class Pipeline:
     # -- a page --------------------------------------------------------------------------------
     async def _page(
         self, lease: Lease, resp: Response, target_data: Mapping[str, str] | None
-    ) -> PageRecord:
-        """The page record, unless the page is not content: a block page, a login wall or a
-        soft-404 raises :class:`BlockedPage` (docs/blocks.md). The rules judge; the LLM is asked
-        about their uncertain band only, and may move a page either way only there."""
+    ) -> tuple[PageRecord, str]:
+        """The page record and its content digest, unless the page is not content: a block
+        page, a login wall or a soft-404 raises :class:`BlockedPage` (docs/blocks.md). The rules
+        judge; the LLM is asked about their uncertain band only, and may move a page either way
+        only there."""
         mtype = media_type(resp.content_type)
         title: str | None = None
         links: list[str] = []
         data: dict[str, Any] | None = None
+        visible: bytes | None = None
         if is_html(mtype, resp.body[:512]):
             text, encoding = decode_body(resp.body, resp.content_type)
             await self._judge_page(lease, resp, text, encoding)
-            parsed = parse_html(resp.body, resp.final_url, encoding)
-            title, links = parsed.title, parsed.links
+            parsed = parse_html(resp.body, resp.final_url, encoding, with_text=True)
+            title, links, visible = parsed.title, parsed.links, parsed.text
             selectors = target_data if target_data is not None else self._config.crawl.target_data
             if selectors:
                 data = dict(select_fields(text, selectors))
+        digest = self.recrawl.digest(visible, links, resp.body)
         return PageRecord(
             url=lease.url,
             final_url=resp.final_url,
@@ -226,7 +295,7 @@ class Pipeline:
             fetched_at=iso(self._clock()),
             attempts=lease.attempts + 1,
             data=data,
-        )
+        ), digest
 
     async def _judge_page(self, lease: Lease, resp: Response, text: str, encoding: str) -> None:
         verdict = judge_page(
@@ -337,14 +406,24 @@ class Pipeline:
         )
 
     async def _store(
-        self, lease: Lease, page: PageRecord, resp: Response, follow_links: bool
+        self,
+        lease: Lease,
+        page: PageRecord,
+        resp: Response,
+        follow_links: bool,
+        visit: Visit,
+        digest: str,
     ) -> None:
         storage = self._storage
-        async with self._commit_lock:  # the line and its ack land in the same batch
-            self._sink.stage(page.to_dict())
+        state = self.recrawl.content(lease, visit, page, resp, digest)
+        line = self.recrawl.line(page)  # None: unchanged, nothing rewritten
+        async with self._commit_lock:  # the line, the page's state and its ack: one batch
+            if line is not None:
+                self._sink.stage(line)
+            await storage.put_page(state)
             await storage.ack(lease, page.attempts)
+        self.recrawl.count(page.change)
         self._failures.forget(lease.url)
-        self._counters.pages_stored += 1
         if resp.redirects:
             await self._mark_redirect_target_seen(resp.final_url, lease.depth)
         if follow_links and lease.depth < self._config.crawl.max_depth:
@@ -352,6 +431,11 @@ class Pipeline:
             if new:
                 await storage.add(new)
                 self.links_added()
+        await self._count_ack()
+
+    async def _count_ack(self) -> None:
+        """Every stored or re-confirmed page counts towards pages_stored and the commit batch."""
+        self._counters.pages_stored += 1
         self._acks_since_commit += 1
         if self._acks_since_commit >= self._config.storage.batch_pages:
             self._acks_since_commit = 0

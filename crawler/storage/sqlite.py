@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from crawler.errors import StorageError
-from crawler.records import DLQEntry, iso
+from crawler.records import DLQEntry, PageState, iso
 from crawler.storage.base import (
     FrontierCounts,
     Lease,
@@ -37,7 +37,9 @@ from crawler.storage.base import (
 )
 from crawler.web.urls import host_key
 
-SCHEMA_VERSION = 2  # 2: status ALIAS (a redirect's final URL, seen but never stored itself)
+# 2: status ALIAS (a redirect's final URL, seen but never stored itself);
+# 3: table pages (a stored page's recrawl state, docs/recrawl.md).
+SCHEMA_VERSION = 3
 # Page cache: the UNIQUE url index takes inserts at random places; with the default 2 MB
 # cache most of them read a page at a million URLs. This keeps the hot index pages in memory.
 CACHE_KIB = 32 * 1024
@@ -74,6 +76,18 @@ CREATE INDEX dlq_category ON dlq (category);
 CREATE INDEX dlq_host ON dlq (host);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Version 3. One row per stored page, keyed by its urls.id; the state is PageState.to_json().
+_PAGES_SCHEMA = """
+CREATE TABLE pages (
+    id INTEGER PRIMARY KEY,
+    due_at REAL NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE INDEX pages_due ON pages (due_at);
+"""
+_DUE_WHERE = (
+    f"status = {DONE} AND id IN (SELECT id FROM pages INDEXED BY pages_due WHERE due_at <= ?)"
+)
 
 _COLUMNS = "id, url, depth, host, attempts, tries, next_attempt_at"
 
@@ -114,6 +128,15 @@ _PER_HOST_COST = 40
 _WALK_ALWAYS = 5000
 
 _OUT_OFFSET_KEY = "out_offset:"
+_IN_BATCH = 500  # URLs per "IN (...)" query (SQLite's default limit on variables is 32,766)
+
+
+def _page(url: str, due_at: float, state: str) -> PageState:
+    try:
+        data = json.loads(state)
+    except ValueError:
+        data = {}
+    return PageState.from_json(url, float(due_at), data if isinstance(data, dict) else {})
 
 
 def _exclude(hosts: Sequence[str]) -> str:
@@ -221,6 +244,16 @@ class SQLiteStorage:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+        if version < 3:
+            for statement in _PAGES_SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            # Pages stored before version 3 get a state without validators or digest, due at
+            # once: a recrawl fetches them in full and writes them again (docs/recrawl.md).
+            db.execute(
+                f"INSERT INTO pages (id, due_at, state) SELECT id, 0, '{{}}' FROM urls"
+                f" WHERE status = {DONE}"
+            )
         # Version 1 files need nothing but the number: ALIAS rows are new. (Their redirect
         # targets were stored as DONE, so pages_ok of an old state dir may count them.)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -525,8 +558,12 @@ class SQLiteStorage:
         with self._errors("dead_letter"):
             db = self._write()
             row_id, status, host = self._leased_row(db, lease)
+            # A stored page whose revisit failed stays stored (docs/recrawl.md).
+            kept = db.execute("SELECT 1 FROM pages WHERE id = ?", (row_id,)).fetchone()
+            new_status = DONE if kept is not None else DEAD
             db.execute(
-                f"UPDATE urls SET status = {DEAD}, attempts = ? WHERE id = ?", (attempts, row_id)
+                "UPDATE urls SET status = ?, attempts = ? WHERE id = ?",
+                (new_status, attempts, row_id),
             )
             stored = dlq_entry(lease, attempts, entry, now)
             old = db.execute("SELECT id, entry FROM dlq WHERE url = ?", (lease.url,)).fetchone()
@@ -555,7 +592,7 @@ class SQLiteStorage:
                     " first_failed_at = ?, last_failed_at = ? WHERE id = ?",
                     (*values, stored.id),
                 )
-        self._move(host, status, DEAD)
+        self._move(host, status, new_status)
         return stored
 
     async def give_up_host(self, host: str) -> list[Lease]:
@@ -581,6 +618,80 @@ class SQLiteStorage:
         """From counters kept in memory (initialised at open): no query."""
         pending, leased, done, dead, aliased = self._counts
         return FrontierCounts(pending, leased, done, dead, aliased)
+
+    # -- recrawl -------------------------------------------------------------------------------
+    async def get_pages(self, urls: Sequence[str]) -> dict[str, PageState]:
+        out: dict[str, PageState] = {}
+        wanted = [u for u in dict.fromkeys(urls) if hash(u) in self._known]
+        with self._errors("get_pages"):
+            db = self._conn()
+            for i in range(0, len(wanted), _IN_BATCH):
+                chunk = wanted[i : i + _IN_BATCH]
+                rows = db.execute(
+                    "SELECT u.url, p.due_at, p.state FROM urls u JOIN pages p ON p.id = u.id"
+                    f" WHERE u.url IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                for url, due_at, state in rows:
+                    out[url] = _page(url, due_at, state)
+        return out
+
+    async def put_page(self, page: PageState) -> None:
+        state = json.dumps(page.to_json(), ensure_ascii=False, separators=(",", ":"))
+        with self._errors("put_page"):
+            db = self._write()
+            leased = self._leased.get(page.url)
+            if leased is not None:
+                row_id = leased[0]
+            else:
+                found = self._state(db, page.url)
+                if found is None:
+                    raise StorageError(f"{self.path}: put_page of an unknown URL {page.url}")
+                row_id = found[0]
+            db.execute(
+                "INSERT OR REPLACE INTO pages (id, due_at, state) VALUES (?, ?, ?)",
+                (row_id, page.due_at, state),
+            )
+
+    async def requeue_due(self, now: float) -> int:
+        with self._errors("requeue_due"):
+            db = self._write()
+            by_host = db.execute(
+                f"SELECT host, count(*) FROM urls WHERE {_DUE_WHERE} GROUP BY host", (now,)
+            ).fetchall()
+            if not by_host:
+                return 0
+            db.execute(
+                f"UPDATE urls SET status = {PENDING}, tries = 0, next_attempt_at = 0"
+                f" WHERE {_DUE_WHERE}",
+                (now,),
+            )
+        for host, n in by_host:
+            self._move(host, DONE, PENDING, n)
+        return sum(n for _, n in by_host)
+
+    async def revisit_now(self, url: str) -> bool:
+        if hash(url) not in self._known:
+            return False
+        with self._errors("revisit_now"):
+            db = self._write()
+            row = db.execute(
+                "SELECT u.id, u.host FROM urls u JOIN pages p ON p.id = u.id"
+                f" WHERE u.url = ? AND u.status = {DONE}",
+                (url,),
+            ).fetchone()
+            if row is None:
+                return False
+            db.execute(
+                f"UPDATE urls SET status = {PENDING}, tries = 0, next_attempt_at = 0 WHERE id = ?",
+                (row[0],),
+            )
+        self._move(row[1], DONE, PENDING)
+        return True
+
+    async def page_count(self) -> int:
+        with self._errors("page_count"):
+            return int(self._conn().execute("SELECT count(*) FROM pages").fetchone()[0])
 
     # -- DLQ -----------------------------------------------------------------------------------
     @staticmethod

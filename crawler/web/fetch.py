@@ -41,13 +41,16 @@ from crawler.web.urls import normalize
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 EXCERPT_BYTES = 4096  # how much of an error response we keep for classification and the DLQ
 CHUNK = 64 * 1024
+# Request headers that make a GET conditional: its 304 is an answer, not an error (RFC 9110).
+CONDITIONAL_HEADERS = frozenset({"if-none-match", "if-modified-since"})
 
 HopCheck = Callable[[str], Awaitable[None]]
 
 
 @dataclass(slots=True)
 class Response:
-    """A successful (2xx) response with its whole, size-checked body."""
+    """A successful (2xx) response with its whole, size-checked body, or a 304 (empty body) to a
+    conditional request."""
 
     url: str
     final_url: str
@@ -217,6 +220,9 @@ class Fetcher:
         self._clock = clock
         self._transport = transport
         self._session: aiohttp.ClientSession | None = None
+        # Body bytes received (decoded; error and redirect excerpts included), all exchanges:
+        # the recrawl's summary.bytes_downloaded is the difference over a run.
+        self.bytes_received = 0
 
     async def __aenter__(self) -> Self:
         if self._transport is not None:
@@ -271,8 +277,11 @@ class Fetcher:
     ) -> Response:
         """GET ``url``, following redirects. Raises a :class:`FetchError` subclass on failure;
         a non-2xx final status raises :class:`HTTPStatusError` with headers and a body excerpt.
-        ``hop_check(next_url)`` may raise to refuse a redirect target before it is requested."""
+        ``hop_check(next_url)`` may raise to refuse a redirect target before it is requested.
+        With ``If-None-Match`` or ``If-Modified-Since`` in ``headers``, a 304 is returned as a
+        :class:`Response` with an empty body, not raised."""
         started = self._clock()
+        conditional = headers is not None and any(k.lower() in CONDITIONAL_HEADERS for k in headers)
         limit = self.limits.max_redirects if max_redirects is None else max_redirects
         seen = {normalize(url) or url}
         chain: list[str] = []
@@ -288,6 +297,7 @@ class Fetcher:
             except BaseException as exc:  # translated once, here
                 raise translate(exc, current) from exc
             status, hdrs, body, ctype = resp
+            self.bytes_received += len(body)
             location = header(hdrs, "location")
             if status in REDIRECT_STATUSES and location is not None:
                 target = _resolve_location(current, location)
@@ -319,7 +329,9 @@ class Fetcher:
                 chain.append(target)
                 current = target
                 continue
-            if not 200 <= status < 300:
+            if status == 304 and conditional:
+                body = b""
+            elif not 200 <= status < 300:
                 excerpt = body.decode("utf-8", "replace")
                 raise HTTPStatusError(
                     f"HTTP {status}", url=current, status=status, headers=hdrs, excerpt=excerpt
