@@ -1,10 +1,11 @@
 """One HTTP exchange: request → :class:`Response` or one of our :mod:`crawler.errors`.
 
 This is the only module that sees aiohttp's and asyncio's exceptions; ``translate``
-(:mod:`crawler.web.fetch_errors`) maps each of them once into our tree. Limits are enforced while streaming: the body is read chunk by chunk and the read stops as
-soon as the *decoded* size passes ``max_response_bytes`` (aiohttp decompresses before we count, so a
-decompression bomb stops at the cap too). Redirects are followed here, hop by hop, so that loops and
-hop counts are ours to judge and each hop can be checked (scope, robots.txt) before it is requested.
+(:mod:`crawler.web.fetch_errors`) maps each of them once into our tree. Limits are enforced while
+streaming: the body is read chunk by chunk and the read stops as soon as the *decoded* size passes
+``max_response_bytes`` (aiohttp decompresses before we count, so a decompression bomb stops at the
+cap too). Redirects are followed here, hop by hop, so that loops and hop counts are ours to judge
+and each hop can be checked (scope, robots.txt) before it is requested.
 """
 
 from __future__ import annotations
