@@ -12,7 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -39,9 +39,10 @@ def _answers_ping(port: int) -> bool:
 class RedisServer:
     """One ``redis-server`` process: :meth:`start` waits until it answers PING."""
 
-    def __init__(self, binary: str, workdir: Path) -> None:
+    def __init__(self, binary: str, workdir: Path, extra: Sequence[str] = ()) -> None:
         self.binary = binary
         self.workdir = workdir
+        self.extra = list(extra)  # more server arguments (tests/redis_cluster.py)
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -56,6 +57,7 @@ class RedisServer:
             log = self.workdir / f"redis-{self.port}.log"
             args = [self.binary, "--save", "", "--appendonly", "no", "--port", str(self.port)]
             args += ["--bind", "127.0.0.1", "--dir", str(self.workdir), "--logfile", str(log)]
+            args += self.extra
             self.proc = subprocess.Popen(args, cwd=self.workdir, stdout=subprocess.DEVNULL)
             deadline = time.monotonic() + START_TIMEOUT_S
             while time.monotonic() < deadline and self.proc.poll() is None:

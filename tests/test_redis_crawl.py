@@ -2,7 +2,8 @@
 
 "Many workers" here means several ``AdaptiveCrawler`` instances, each with its own state dir
 (its lock and its results file), sharing one frontier through a ``namespace`` in the Redis URL:
-every page is stored exactly once across the workers' results files.
+every page is stored exactly once across the workers' results files. Each test runs on a single
+server and on a three-node Redis Cluster (tests/redis_cluster.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from crawler import AdaptiveCrawler
 from crawler.config import Config
 from crawler.testing import Page, TestSite
 from tests.conftest import read_jsonl
+from tests.redis_cluster import (
+    any_redis_url_fixture,  # noqa: F401 - any_redis_url
+    redis_cluster_url_fixture,  # noqa: F401 - redis_cluster_url
+)
 from tests.redis_server import redis_url_fixture  # noqa: F401 - the redis_url fixture
 
 pytestmark = pytest.mark.redis
@@ -48,12 +53,12 @@ def worker_config(
 
 
 async def test_redis_crawl_stores_exact_records_and_resume_fetches_nothing_twice(
-    site: TestSite, make_config: Callable[..., Config], tmp_path: Path, redis_url: str
+    site: TestSite, make_config: Callable[..., Config], tmp_path: Path, any_redis_url: str
 ) -> None:
     site.add("/", Page(title="Home", links=["/a", "/b"]))
     site.add("/a", Page(title="A", links=["/"]))
     site.add("/b", Page(title="B"))
-    cfg = worker_config(make_config, tmp_path, "state", redis_url)
+    cfg = worker_config(make_config, tmp_path, "state", any_redis_url)
     async with AdaptiveCrawler(cfg) as crawler:
         first = await crawler.run([site.url("/")])
     async with AdaptiveCrawler(cfg) as crawler:
@@ -75,10 +80,10 @@ async def test_redis_crawl_stores_exact_records_and_resume_fetches_nothing_twice
 
 
 async def test_two_workers_at_once_store_every_page_exactly_once(
-    site: TestSite, make_config: Callable[..., Config], tmp_path: Path, redis_url: str
+    site: TestSite, make_config: Callable[..., Config], tmp_path: Path, any_redis_url: str
 ) -> None:
     build_site(site)
-    shared = f"{redis_url}?namespace=job-{uuid.uuid4().hex}"
+    shared = f"{any_redis_url}?namespace=job-{uuid.uuid4().hex}"
     configs = [
         worker_config(make_config, tmp_path, name, shared, crawl__concurrency=2)
         for name in ("w1", "w2")
@@ -97,10 +102,10 @@ async def test_two_workers_at_once_store_every_page_exactly_once(
 
 
 async def test_a_second_worker_finishes_what_the_first_left(
-    site: TestSite, make_config: Callable[..., Config], tmp_path: Path, redis_url: str
+    site: TestSite, make_config: Callable[..., Config], tmp_path: Path, any_redis_url: str
 ) -> None:
     build_site(site)
-    shared = f"{redis_url}?namespace=job-{uuid.uuid4().hex}"
+    shared = f"{any_redis_url}?namespace=job-{uuid.uuid4().hex}"
     first_cfg = worker_config(
         make_config, tmp_path, "w1", shared, crawl__max_pages=4, crawl__concurrency=1
     )

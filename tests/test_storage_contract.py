@@ -27,9 +27,17 @@ from crawler.storage import FrontierCounts, Lease, SQLiteStorage, Storage, open_
 from crawler.storage import sqlite as sqlite_backend
 from crawler.storage.redis import RedisStorage, namespace_for, redis_target
 from crawler.storage.sqlite import schema as sqlite_schema
+from tests.redis_cluster import (
+    any_redis_url_fixture,  # noqa: F401 - any_redis_url
+    redis_cluster_url_fixture,  # noqa: F401 - redis_cluster_url
+)
 from tests.redis_server import redis_url_fixture  # noqa: F401 - the redis_url fixture
 
-BACKENDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+BACKENDS = [
+    "sqlite",
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("redis-cluster", marks=pytest.mark.redis),  # 3 nodes, tests/redis_cluster.py
+]
 LEASE_TIMEOUT_S = 300.0
 
 MakeStorage = Callable[[], Storage]
@@ -56,7 +64,7 @@ class Backend:
     def make(self, name: str = "state") -> Storage:
         if self.kind == "sqlite":
             return SQLiteStorage(self.tmp_path / f"{name}.sqlite3", clock=self.clock)
-        if self.kind == "redis":
+        if self.kind in ("redis", "redis-cluster"):
             return RedisStorage(
                 self.server_url,
                 namespace=namespace_for(self.tmp_path / name),
@@ -69,7 +77,8 @@ class Backend:
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     kind: str = request.param
-    server = request.getfixturevalue("redis_url") if kind == "redis" else ""
+    fixture = {"redis": "redis_url", "redis-cluster": "redis_cluster_url"}.get(kind)
+    server = request.getfixturevalue(fixture) if fixture else ""
     return Backend(kind, tmp_path, server)
 
 
@@ -795,14 +804,15 @@ async def test_a_version_2_state_gets_page_states(tmp_path: Path) -> None:
 # -- Redis specifics ------------------------------------------------------------------------------
 @pytest.fixture
 async def two_workers(
-    redis_url: str,
+    any_redis_url: str,
     tmp_path: Path,
 ) -> AsyncIterator[tuple[RedisStorage, RedisStorage, Clock]]:
-    """Two workers' stores on one namespace and one clock."""
+    """Two workers' stores on one namespace and one clock (on one server, then a cluster)."""
     clock = Clock()
     namespace = namespace_for(tmp_path)
-    a = RedisStorage(redis_url, namespace=namespace, clock=clock, lease_timeout_s=LEASE_TIMEOUT_S)
-    b = RedisStorage(redis_url, namespace=namespace, clock=clock, lease_timeout_s=LEASE_TIMEOUT_S)
+    server = any_redis_url
+    a = RedisStorage(server, namespace=namespace, clock=clock, lease_timeout_s=LEASE_TIMEOUT_S)
+    b = RedisStorage(server, namespace=namespace, clock=clock, lease_timeout_s=LEASE_TIMEOUT_S)
     await a.open()
     await b.open()
     try:
@@ -883,7 +893,8 @@ async def test_staged_writes_reach_other_workers_at_commit(
 
 
 @pytest.mark.redis
-async def test_namespaces_keep_crawls_apart(redis_url: str, tmp_path: Path) -> None:
+async def test_namespaces_keep_crawls_apart(any_redis_url: str, tmp_path: Path) -> None:
+    redis_url = any_redis_url
     one = open_storage("redis", tmp_path / "one", redis_url)
     two = open_storage("redis", tmp_path / "two", redis_url)
     named = open_storage("redis", tmp_path / "three", redis_url + "?namespace=shop")
@@ -932,9 +943,9 @@ async def test_unreachable_redis_is_a_storage_error(tmp_path: Path) -> None:
 
 @pytest.mark.redis
 async def test_redis_state_of_an_older_version_gets_page_states(
-    redis_url: str, tmp_path: Path
+    any_redis_url: str, tmp_path: Path
 ) -> None:
-    backend = Backend("redis", tmp_path, redis_url)
+    backend = Backend("redis", tmp_path, any_redis_url)
     store = backend.make()
     assert isinstance(store, RedisStorage)
     await store.open()

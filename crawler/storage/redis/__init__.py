@@ -56,6 +56,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import socket
 import time
@@ -66,7 +67,6 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
@@ -79,6 +79,7 @@ from crawler.storage.base import (
     merge_previous,
     parse_since,
 )
+from crawler.storage.redis.connect import Client, connect
 
 # The same timestamps and --since parsing as the embedded backend (one definition of each).
 from crawler.web.urls import host_key
@@ -108,6 +109,7 @@ _SCRIPT_PARTS: dict[str, tuple[str, ...]] = {
     "purge": ("dlq_ids", "purge"),
     "requeue_due": ("revisit_fn", "requeue_due"),
     "revisit": ("revisit_fn", "revisit"),
+    "commit": ("fn:add", "fn:ack", "fn:renew", "commit"),  # "fn:x": x.lua as part_x(ARGV)
 }
 REQUEUE_BATCH = 1000  # due pages requeued per script call (bounds one script's run)
 
@@ -116,11 +118,18 @@ def _lua(name: str) -> str:
     return (resources.files(__package__) / "lua" / f"{name}.lua").read_text(encoding="utf-8")
 
 
+def _part(part: str) -> str:
+    if not part.startswith("fn:"):
+        return _lua(part)
+    name = part.removeprefix("fn:")  # the script's body, as a function of its own ARGV
+    return f"local function part_{name}(ARGV)\n{_lua(name)}\nend\n"
+
+
 def _scripts() -> dict[str, str]:
     """Each script's full source: the prelude, then its parts."""
     prelude = _lua("prelude")
     return {
-        name: (prelude + "".join(_lua(part) for part in parts)).replace(
+        name: (prelude + "".join(_part(part) for part in parts)).replace(
             "RECLAIM_BATCH_N", str(RECLAIM_BATCH)
         )
         for name, parts in _SCRIPT_PARTS.items()
@@ -218,7 +227,7 @@ class RedisStorage:
         self._clock = clock
         self._prefix = f"crawler:{{{namespace}}}:"
         self._offset_field = socket.gethostname() + ":"  # results files are per machine
-        self._client: aioredis.Redis | None = None
+        self._client: Client | None = None
         self._scripts: dict[str, AsyncScript] = {}
         self._owner = ""
         self._known: set[int] = set()  # hash() of every URL this process knows of
@@ -240,16 +249,13 @@ class RedisStorage:
         """Connect, reclaim expired leases and load the set of known URLs."""
         if self._client is not None:
             return
-        try:
-            client = aioredis.Redis.from_url(self.url, decode_responses=True)
-        except ValueError as exc:
-            raise ConfigError("storage.redis_url", self.url, f"a redis:// URL ({exc})") from None
+        with self._errors("open"):
+            client = await connect(self.url)  # one server or a cluster (connect.py)
         self._client = client
         self._scripts = {name: client.register_script(body) for name, body in _scripts().items()}
         self._owner = uuid.uuid4().hex
         try:
             with self._errors("open"):
-                await client.ping()
                 clock = self._clock()
                 await self._script("lease", [repr(clock), repr(clock), "0", self._owner, 0])
                 known: set[int] = set()
@@ -306,13 +312,13 @@ class RedisStorage:
                 await client.aclose()
 
     async def commit(self, out_path: str | None = None, out_offset: int | None = None) -> None:
-        """Send every staged write, and the results file offset, in one MULTI/EXEC; renew the
-        leases that have used half their time."""
+        """Send every staged write, and the results file offset, in one script (lua/commit.lua,
+        atomic on a cluster too); renew the leases that have used half their time."""
         async with self._lock():
             await self._commit(out_path, out_offset)
 
     async def _commit(self, out_path: str | None, out_offset: int | None) -> None:
-        client = self._conn()
+        self._conn()
         clock = self._clock()
         renew = [u for u, exp in self._held.items() if exp - clock < self.lease_timeout_s / 2]
         offset = None
@@ -330,30 +336,19 @@ class RedisStorage:
         self._committing_acks = acks
         expiry = clock + self.lease_timeout_s
 
+        sections: list[list[_Arg]] = [  # lua/commit.lua's ARGV, section by section
+            [x for url, (d, h) in adds.items() for x in (url, d, h)],
+            [x for url, (le, n) in acks.items() for x in (url, le.depth, le.host, n)],
+            [x for item in meta.items() for x in item],
+            [x for u, p in pages.items() for x in (u, _page_json(p), repr(p.due_at))],
+            [self._offset_field + offset[0], offset[1]] if offset else [],
+            [repr(expiry), self._owner, *renew] if renew else [],
+        ]
+        args = [*(len(section) for section in sections), *itertools.chain(*sections)]
+
         async def send() -> None:
             with self._errors("commit"):
-                async with client.pipeline(transaction=True) as pipe:
-                    if adds:
-                        args = [x for url, (d, h) in adds.items() for x in (url, d, h)]
-                        await self._script("add", args, pipe)
-                    if acks:
-                        args = [
-                            x
-                            for url, (le, attempts) in acks.items()
-                            for x in (url, le.depth, le.host, attempts)
-                        ]
-                        await self._script("ack", args, pipe)
-                    if meta:
-                        pipe.hset(self._key("meta"), mapping=cast("dict[Any, Any]", meta))
-                    if pages:
-                        states = {u: _page_json(p) for u, p in pages.items()}
-                        pipe.hset(self._key("pages"), mapping=cast("dict[Any, Any]", states))
-                        pipe.zadd(self._key("due"), {u: p.due_at for u, p in pages.items()})
-                    if offset:
-                        pipe.hset(self._key("offsets"), self._offset_field + offset[0], offset[1])
-                    if renew:
-                        await self._script("renew", [repr(expiry), self._owner, *renew], pipe)
-                    await pipe.execute()
+                await self._script("commit", args)
 
         try:
             cancelled = await _to_the_end(send())
@@ -387,7 +382,7 @@ class RedisStorage:
     def _key(self, name: str) -> str:
         return self._prefix + name
 
-    def _conn(self) -> aioredis.Redis:
+    def _conn(self) -> Client:
         if self._client is None:
             raise StorageError(f"{self.url}: the Redis store is not open")
         return self._client
