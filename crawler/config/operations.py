@@ -22,7 +22,11 @@ class StorageConfig(Section):
     backend: Literal["sqlite", "redis"] = Field(
         "sqlite", description='"sqlite" (file in state_dir) or "redis" (shared by many workers)'
     )
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="used when backend = redis")
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="used when backend = redis; a Redis Cluster node's URL, or "
+        "redis+cluster://host:port,host:port, opens the cluster (docs/redis-cluster.md)",
+    )
     batch_pages: int = Field(200, ge=1, description="pages per storage transaction")
     batch_interval_s: float = Field(
         0.1, gt=0, description="seconds; longest wait before a partial batch is written"

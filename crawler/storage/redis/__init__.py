@@ -9,7 +9,7 @@ scrapy-redis pops without a lease and loses in-flight URLs). Every state change 
 so it is atomic across workers.
 
 Keys, all under ``crawler:{<namespace>}:`` (the braces are a cluster hash tag, keeping one crawl's
-keys in one slot)::
+keys in one slot of a Redis Cluster: docs/redis-cluster.md; connect.py opens a cluster)::
 
     urls       hash  url -> "seq|depth|status|attempts|tries|next_attempt_at|owner|host"
     seq        counter of discovery order (FIFO: leases go by seq)
@@ -32,8 +32,8 @@ first lease call whose ``now`` has passed its time (so workers' clocks should ro
 What is written when (the contract's "staged until commit", shared with other workers):
 
 * ``ack``, ``put_page``, ``set_meta`` and the results file offset are staged in this process and
-  sent in ONE MULTI/EXEC at :meth:`RedisStorage.commit`: an ack must never be durable before the
-  results line it covers. Staged acks count in :meth:`counts` and hide their DLQ entries at once.
+  sent in ONE script (lua/commit.lua) at :meth:`RedisStorage.commit`: an ack must never be durable
+  before the results line it covers. Staged acks count in :meth:`counts` and hide their DLQ entries at once.
 * ``add`` is staged too (new URLs cost no round trip), and the staged URLs are sent before any call
   that leases (``lease``, ``lease_url``, ``give_up_host``, ``add_done``): a URL must be in the
   shared frontier before it can be leased atomically. So a new URL is visible to this process's

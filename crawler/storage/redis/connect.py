@@ -105,6 +105,11 @@ async def connect(url: str) -> Client:
     try:
         await single.ping()
         clustered = await _says_cluster(single)
+    except ResponseError as exc:
+        await single.aclose()
+        if "cluster mode" in str(exc):  # SELECT of a database other than 0, on a cluster node
+            raise _bad(url, "database 0 (a Redis Cluster has no other)") from None
+        raise
     except BaseException:
         await single.aclose()
         raise
