@@ -21,7 +21,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from crawler.errors import ConfigError
 from crawler.records import PageState
-from crawler.storage import FrontierCounts
+from crawler.storage import FrontierCounts, open_storage
 from crawler.storage.redis import RedisStorage
 from crawler.storage.redis.connect import Client, connect, is_cluster
 from tests.redis_cluster import (
@@ -64,11 +64,13 @@ async def test_a_plain_url_of_a_cluster_node_opens_the_cluster_client(
 
 
 async def test_redis_cluster_url_lists_seeds_and_opens_while_one_is_down(
-    cluster: RedisCluster,
+    cluster: RedisCluster, tmp_path: Path
 ) -> None:
     ports = sorted(node.port for node in cluster.get_primaries())
     seeds = ",".join(f"127.0.0.1:{p}" for p in [_dead_port(), *ports[1:]])
-    store = RedisStorage(f"redis+cluster://{seeds}/0", namespace="seeds")
+    store = open_storage("redis", tmp_path, f"redis+cluster://{seeds}/0?namespace=seeds")
+    assert isinstance(store, RedisStorage)
+    assert store.namespace == "seeds"
     await store.open()
     try:
         assert is_cluster(store._conn())

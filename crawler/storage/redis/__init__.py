@@ -33,7 +33,8 @@ What is written when (the contract's "staged until commit", shared with other wo
 
 * ``ack``, ``put_page``, ``set_meta`` and the results file offset are staged in this process and
   sent in ONE script (lua/commit.lua) at :meth:`RedisStorage.commit`: an ack must never be durable
-  before the results line it covers. Staged acks count in :meth:`counts` and hide their DLQ entries at once.
+  before the results line it covers. Staged acks count in :meth:`counts` and hide their DLQ
+  entries at once.
 * ``add`` is staged too (new URLs cost no round trip), and the staged URLs are sent before any call
   that leases (``lease``, ``lease_url``, ``give_up_host``, ``add_done``): a URL must be in the
   shared frontier before it can be leased atomically. So a new URL is visible to this process's
