@@ -161,19 +161,18 @@ async def test_a_commit_after_the_nodes_lost_their_scripts_applies_whole(
         await again.close()
 
 
-async def _on_the_crawls_node(admin: Client, namespace: str, *args: str) -> Any:
-    """Send a command to the server (or the cluster node) that holds the crawl's slot."""
+def _crawls_node(admin: Client, namespace: str) -> dict[str, Any]:
+    """Keyword arguments that send a command to the cluster node holding the crawl's slot."""
     if isinstance(admin, RedisCluster):
-        node = admin.get_node_from_key(f"crawler:{{{namespace}}}:urls")
-        return await admin.execute_command(*args, target_nodes=node)
-    return await admin.execute_command(*args)
+        return {"target_nodes": admin.get_node_from_key(f"crawler:{{{namespace}}}:urls")}
+    return {}
 
 
 async def _paused_script(admin: Client, namespace: str) -> None:
     """Wait until a script call of the store is held by CLIENT PAUSE: sent, not answered."""
     for _ in range(2000):
-        clients = str(await _on_the_crawls_node(admin, namespace, "CLIENT", "LIST"))
-        if any(" cmd=evalsha " in c and " flags=b " in c for c in clients.splitlines()):
+        clients = await admin.client_list(**_crawls_node(admin, namespace))
+        if any(c["cmd"] == "evalsha" and "b" in c["flags"] for c in clients):
             return
         await asyncio.sleep(0.005)
     raise AssertionError("the store's call never reached the server")
@@ -197,14 +196,14 @@ async def test_calls_cancelled_mid_flight_leave_the_store_answering_right(
         first, second = await store.lease(2, 0.0)
         await store.ack(first, 1)
         await store.ack(second, 1)
-        await _on_the_crawls_node(admin, namespace, "CLIENT", "PAUSE", "10000", "WRITE")
+        await admin.client_pause(10_000, all=False, **_crawls_node(admin, namespace))
         try:
             task = asyncio.create_task(store.commit() if call == "commit" else store.lease(2, 0.0))
             await _paused_script(admin, namespace)
             task.cancel()
             await asyncio.sleep(0.01)  # a lease is gone now; a commit waits for the server
         finally:
-            await _on_the_crawls_node(admin, namespace, "CLIENT", "UNPAUSE")
+            await admin.client_unpause(**_crawls_node(admin, namespace))
         with contextlib.suppress(asyncio.CancelledError):
             await task
         assert task.cancelled()
