@@ -61,14 +61,16 @@ def _seeds(url: str) -> tuple[str, list[ClusterNode]]:
     return urlunsplit(parts._replace(scheme=scheme, netloc=netloc)), nodes
 
 
-def _cluster(url: str, nodes: list[ClusterNode] | None = None) -> RedisCluster:
+def _cluster(
+    url: str, more: dict[str, Any], nodes: list[ClusterNode] | None = None
+) -> RedisCluster:
     options = parse_url(url)
     if int(options.get("db") or 0) != 0:
         raise _bad(url, "database 0 (a Redis Cluster has no other)")
     if "path" in options:
         raise _bad(url, "redis://host:port (redis-py reaches a cluster over TCP only)")
     if nodes is None:
-        return RedisCluster.from_url(url, decode_responses=True)
+        return RedisCluster.from_url(url, decode_responses=True, **more)
     options.pop("host", None)
     options.pop("port", None)
     options.pop("db", None)
@@ -76,7 +78,7 @@ def _cluster(url: str, nodes: list[ClusterNode] | None = None) -> RedisCluster:
     kwargs: dict[str, Any] = dict(options)
     if ssl:
         kwargs["ssl"] = True
-    return RedisCluster(startup_nodes=nodes, decode_responses=True, **kwargs)
+    return RedisCluster(startup_nodes=nodes, decode_responses=True, **kwargs, **more)
 
 
 async def _says_cluster(client: aioredis.Redis) -> bool:
@@ -87,19 +89,20 @@ async def _says_cluster(client: aioredis.Redis) -> bool:
     return bool(info.get("cluster_enabled"))
 
 
-async def connect(url: str) -> Client:
+async def connect(url: str, **options: Any) -> Client:
     """A connected client for ``url`` (see the module docstring): a :class:`RedisCluster` when
-    the URL or the server says cluster, else a single-server client. Raises
+    the URL or the server says cluster, else a single-server client; ``options`` go to either
+    (e.g. ``retry``). Raises
     :class:`~crawler.errors.ConfigError` for a URL redis-py cannot use, and redis-py's errors
     (or ``OSError``) when the server cannot be reached; the caller translates those."""
     scheme = urlsplit(url).scheme
     try:
         if scheme.endswith(CLUSTER_SUFFIX):
             first, nodes = _seeds(url)
-            cluster = _cluster(first, nodes)
+            cluster = _cluster(first, options, nodes)
             await _ready(cluster)
             return cluster
-        single = aioredis.Redis.from_url(url, decode_responses=True)
+        single = aioredis.Redis.from_url(url, decode_responses=True, **options)
     except ValueError as exc:
         raise _bad(url, f"a redis:// URL ({exc})") from None
     try:
@@ -117,7 +120,7 @@ async def connect(url: str) -> Client:
         return single
     await single.aclose()
     try:
-        cluster = _cluster(url)
+        cluster = _cluster(url, options)
     except ValueError as exc:
         raise _bad(url, f"a redis:// URL ({exc})") from None
     await _ready(cluster)
