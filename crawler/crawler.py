@@ -122,7 +122,9 @@ class AdaptiveCrawler:
             await storage.open()
             stack.push_async_callback(storage.close)
             # Per-host politeness shared by every worker of the crawl (docs/shared-politeness.md).
-            ledger = await stack.enter_async_context(host_ledger(storage, self._clock))
+            ledger = await stack.enter_async_context(
+                host_ledger(storage, self._clock, slot_ttl_s=cfg.storage.host_slot_ttl_s)
+            )
             self._hosts.use_ledger(ledger)
             out_path = str(cfg.crawl.out_path.resolve())
             sink = JsonlSink(cfg.crawl.out_path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from crawler.errors import ConfigError
 from crawler.storage.base import FrontierCounts, Lease, Storage
-from crawler.storage.hostledger import HostLedger, MemoryHostLedger
+from crawler.storage.hostledger import SLOT_TTL_S, HostLedger, MemoryHostLedger
 from crawler.storage.sqlite import SQLiteStorage
 
 __all__ = [
@@ -50,11 +50,13 @@ def open_storage(
     raise ConfigError("storage.backend", cfg_backend, "'sqlite' or 'redis'")
 
 
-def host_ledger(storage: Storage, clock: Callable[[], float]) -> HostLedger:
+def host_ledger(
+    storage: Storage, clock: Callable[[], float], *, slot_ttl_s: float = SLOT_TTL_S
+) -> HostLedger:
     """Where the crawl keeps its per-host politeness (docs/shared-politeness.md): shared through
     the server for Redis, in this process's memory otherwise. Open it after ``storage``."""
     make = getattr(storage, "host_ledger", None)
     if make is not None:
-        ledger: HostLedger = make()
+        ledger: HostLedger = make(slot_ttl_s=slot_ttl_s)
         return ledger
-    return MemoryHostLedger(clock)
+    return MemoryHostLedger(clock, slot_ttl_s=slot_ttl_s)

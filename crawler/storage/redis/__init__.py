@@ -76,6 +76,7 @@ from crawler.storage.base import (
     merge_previous,
     parse_since,
 )
+from crawler.storage.hostledger import SLOT_TTL_S
 from crawler.storage.redis.hosts import RedisHostLedger
 
 # The same timestamps and --since parsing as the embedded backend (one definition of each).
@@ -342,10 +343,12 @@ class RedisStorage:
         return None if value is None else int(value)
 
     # -- shared politeness ---------------------------------------------------------------------
-    def host_ledger(self) -> RedisHostLedger:
+    def host_ledger(self, *, slot_ttl_s: float = SLOT_TTL_S) -> RedisHostLedger:
         """The per-host politeness state of this crawl, shared with every worker (an async
         context manager; open it after this store, close it before)."""
-        return RedisHostLedger(self._conn(), self._prefix, owner=self._owner, url=self.url)
+        return RedisHostLedger(
+            self._conn(), self._prefix, owner=self._owner, url=self.url, slot_ttl_s=slot_ttl_s
+        )
 
     # -- plumbing ------------------------------------------------------------------------------
     def _key(self, name: str) -> str:

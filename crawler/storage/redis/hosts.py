@@ -116,6 +116,16 @@ class RedisHostLedger:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def abandon(self) -> None:
+        """Stop WITHOUT sending what is queued and without renewing, as a killed process
+        would: this worker's slots and robots.txt fetch expire after ``slot_ttl_s``."""
+        task, self._task = self._task, None
+        self._notes = []
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     # -- the interface -------------------------------------------------------------------------
     async def acquire(self, ask: Ask, now: float) -> HostView:
         if self._acquire is None:
