@@ -354,6 +354,10 @@ class HostRegistry:
         )
         if not was_open and state.breaker.state is BreakerState.OPEN:
             state.throttle.on_breaker_open()
+        if state.breaker.given_up and self.sync.ledger.shared:
+            # The other workers learn the breaker's verdict with the failure behind it (their
+            # DLQ entries name it); here the breaker alone keeps the host given up.
+            self.sync.ledger.release(Note(state.host, park=json.dumps(record.to_dict())))
 
     # -- views --------------------------------------------------------------------------------
     def breaker_states(self) -> dict[str, str]:
