@@ -69,6 +69,9 @@ class HostState:
     shared_version: int = 0
     pending: list[BreakerOutcome] = field(default_factory=list)
     publishing: bool = False
+    # The ledger's last "not now" (host_sync): until when, and why.
+    shared_until: float = 0.0
+    shared_reason: str = ""
 
     @property
     def given_up(self) -> bool:
@@ -207,6 +210,8 @@ class HostRegistry:
         breaker_wait = state.breaker.wait_until(now)
         if breaker_wait is not None:
             return Deferral(breaker_wait, f"circuit breaker {state.breaker.state.value}")
+        if state.shared_until > now:  # the ledger said no (other workers' slots, spacing...)
+            return Deferral(state.shared_until, state.shared_reason)
         ready = throttle.ready_at(now)
         if ready is not None:
             return Deferral(ready, "throttle")
@@ -247,7 +252,10 @@ class HostRegistry:
             if view.token is not None:  # what it taught may change the answer: ask again
                 self.sync.ledger.release(Note(state.host, token=view.token))
             elif not changed:
-                return Deferral(now + view.wait_s, view.reason)
+                # Remembered, so the dispatcher's other questions (wait_until, blocked,
+                # next_change) answer like the ledger until then, without asking it.
+                state.shared_until, state.shared_reason = now + view.wait_s, view.reason
+                return Deferral(state.shared_until, view.reason)
         return Deferral(now + ROBOTS_RECHECK_S, "host state changed meanwhile")
 
     def _admitted(
