@@ -68,6 +68,7 @@ class _Engine:
 
     storage: Storage
     sink: JsonlSink
+    fetcher: Fetcher
     llm: LLMManager | None
     failures: FailureHandler
     pipeline: Pipeline
@@ -202,7 +203,7 @@ class AdaptiveCrawler:
             judge=llm if _judges_pages(cfg) else None,
             llm_allowed=self._events.llm_allowed,
         )
-        return _Engine(storage, sink, llm, failures, pipeline)
+        return _Engine(storage, sink, fetcher, llm, failures, pipeline)
 
     async def __aexit__(
         self,
@@ -302,7 +303,8 @@ class AdaptiveCrawler:
         """Crawl from ``seeds`` (and whatever the state dir still has pending) to the end.
 
         ``history=False``: this run is not one of a series (e.g. a DLQ retry): it is neither
-        compared with the earlier runs' summaries nor kept among them (docs/operations.md)."""
+        compared with the earlier runs' summaries nor kept among them (docs/operations.md), and
+        with ``[crawl] recrawl`` it revisits nothing that is merely due (docs/recrawl.md)."""
         self._requeue_run = not history
         started = self._clock()
         keys = _seed_keys(seeds)
@@ -314,6 +316,12 @@ class AdaptiveCrawler:
         await storage.add((k, 0) for k in keys)
         await self._commit()
         self._counters.reset()
+        # Recrawl (docs/recrawl.md): what is due now, the seeds, stale robots.txt rules, the
+        # sitemaps. Not in a run outside the series (a DLQ retry re-fetches its entries only).
+        revisits = self.config.crawl.recrawl and history
+        await parts.pipeline.recrawl.start_run(started, all_seeds, self._hosts, revisit=revisits)
+        parts.pipeline.sitemaps.start_run(active=revisits)
+        bytes_before = parts.fetcher.bytes_received
         scheduler = Scheduler(
             storage,
             self._hosts,
@@ -337,8 +345,10 @@ class AdaptiveCrawler:
                     stop_committer.set()
         finally:
             self._attach(None)
+            await parts.pipeline.recrawl.finish_run(self._hosts)
             await self._commit()
             await self._analytics.drain()
+        self._counters.bytes_downloaded = parts.fetcher.bytes_received - bytes_before
         return await self._finish_summary(started)
 
     def _attach(self, scheduler: Scheduler | None) -> None:
@@ -455,7 +465,8 @@ class AdaptiveCrawler:
         storage = self.storage
         counts = await storage.counts()
         s = dataclasses.replace(self._counters)
-        s.pages_ok = counts.done
+        # Stored pages, revisits still pending included (each has content in the results file).
+        s.pages_ok = max(counts.done, await storage.page_count())
         s.dlq_items = await storage.dlq_count()
         s.pending = counts.pending + counts.leased
         s.breakers = self._hosts.breaker_states()

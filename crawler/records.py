@@ -5,6 +5,7 @@ docs/behaviour.md."""
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
@@ -157,6 +158,9 @@ class PageRecord:
     fetched_at: str
     attempts: int
     data: dict[str, Any] | None = None  # target_data fields, only when the job asks for them
+    # "new" (first fetch), "changed", "unchanged" or "gone" (docs/recrawl.md); set by the
+    # pipeline when the line is written.
+    change: str = "new"
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -171,7 +175,57 @@ class PageRecord:
         }
         if self.data is not None:
             d["data"] = self.data
+        d["change"] = self.change
         return d
+
+
+@dataclass(frozen=True, slots=True)
+class PageState:
+    """What the state keeps about one stored page so that it can be revisited (docs/recrawl.md).
+
+    Times are epoch seconds; 0 means "never" / "unknown". Validators are kept as the server sent
+    them (a weak ETag keeps its ``W/``); empty when it sent none we can use."""
+
+    url: str
+    etag: str = ""
+    last_modified: str = ""  # an HTTP-date, sent back as If-Modified-Since
+    digest: str = ""  # of the normalised content; "" for a page stored before digests existed
+    final_url: str = ""  # where the last full fetch ended (a 304 from elsewhere is not trusted)
+    changed_at: float = 0.0  # the visit that last found new content (the first fetch counts)
+    visited_at: float = 0.0  # the last visit that got an answer (200, 304 or 404/410)
+    due_at: float = 0.0  # the next revisit is due (never before the visit that set it)
+    interval_s: float = 0.0  # the current revisit interval; 0: not set yet
+    revisits: int = 0  # answered revisits so far (every audit_every-th is unconditional)
+    gone: bool = False  # the last visit answered 404/410 (or a soft-404)
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything but ``url`` and ``due_at`` (the stores key and index those)."""
+        d = asdict(self)
+        del d["url"], d["due_at"]
+        return d
+
+    @classmethod
+    def from_json(cls, url: str, due_at: float, data: Mapping[str, Any]) -> PageState:
+        """The inverse of :meth:`to_json`. Unknown keys are ignored; a missing key, or one of the
+        wrong type (a state written by hand or by another version), takes its default."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in ("url", "due_at") or f.name not in data:
+                continue
+            value, default = data[f.name], f.default
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, float):
+                ok = isinstance(value, int | float) and not isinstance(value, bool)
+                ok = ok and math.isfinite(value)
+                value = float(value) if ok else value
+            elif isinstance(default, int):
+                ok = isinstance(value, int) and not isinstance(value, bool)
+            else:
+                ok = isinstance(value, str)
+            if ok:
+                values[f.name] = value
+        return cls(url=url, due_at=due_at, **values)
 
 
 @dataclass(slots=True)
@@ -241,6 +295,14 @@ class CrawlSummary:
     llm_rejected: int = 0
     stopped: bool = False  # ended by a signal / request_stop()
     alerts: list[dict[str, Any]] = field(default_factory=list)  # run-over-run checks that fired
+    # Recrawl (docs/recrawl.md): what this invocation's visits found. pages_stored counts
+    # new + changed + unchanged (every page a visit confirmed).
+    pages_new: int = 0
+    pages_changed: int = 0
+    pages_unchanged: int = 0  # 304s and full downloads whose digest had not changed
+    not_modified: int = 0  # 304 answers to conditional requests
+    pages_gone: int = 0
+    bytes_downloaded: int = 0  # response bodies received, decoded (error excerpts included)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from crawler import AdaptiveCrawler
 from crawler.cli import main
-from crawler.config import AlertsConfig, Config, load_config
+from crawler.config import AlertsConfig, load_config
 from crawler.errors import ConfigError
 from crawler.observe.alerts import (
     HISTORY_KEY,
@@ -28,6 +27,7 @@ from crawler.storage import SQLiteStorage
 from crawler.testing import Page, Status, TestSite
 from crawler.web.serving import ServedApp
 from tests.observe_helpers import dead_port
+from tests.test_recrawl import crawler_command
 
 NOW = 1_800_000_000.0
 
@@ -207,41 +207,60 @@ def nightly_site(site: TestSite, *, degraded: bool) -> None:
 
 @pytest.mark.slow
 async def test_cron_like_series_alerts_on_the_degraded_night(
-    make_config: Callable[..., Config], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Three nightly crawls of the same site; the third degrades. Each crawl starts from an
-    empty frontier (without recrawl, a second run on one state dir has nothing to fetch), so
-    the runs' real summaries are checked against a history kept in one state, as the engine
-    will do at the end of run()."""
-    history_dir = tmp_path / "history"
-    history = SQLiteStorage(history_dir / "state.sqlite3")
-    await history.open()
-    cfg_alerts = AlertsConfig(min_runs=2, exit_code=4)
-    raised: list[list[str]] = []
-    for night in range(3):
-        async with TestSite("127.0.0.1") as site:
+    """The same command three nights running on one state dir, with recrawl on (every page is
+    due each night); the site degrades on the third. The third run's summary JSON carries the
+    alerts, and its exit code is [alerts] exit_code."""
+    config = tmp_path / "crawl.toml"
+    config.write_text(
+        """
+[retry]
+max_retries = 1
+base_delay_s = 0.01
+network_base_delay_s = 0.01
+max_delay_s = 0.05
+[llm]
+enabled = false
+[alerts]
+min_runs = 2
+exit_code = 4
+[recrawl]
+min_interval_s = 0.0
+initial_interval_s = 0.0
+""",
+        encoding="utf-8",
+    )
+    state, summary_path = tmp_path / "state", tmp_path / "summary.json"
+    summaries: list[dict[str, Any]] = []
+    async with TestSite("127.0.0.1") as site:
+        for night in range(3):
             nightly_site(site, degraded=night == 2)
-            cfg: Config = make_config(
-                crawl__state_dir=str(tmp_path / f"night{night}"), retry__max_retries=1
-            )
-            async with AdaptiveCrawler(cfg) as crawler:
-                result = await crawler.run([site.url("/")])
-        alerts = await check_run(history, result.to_dict(), cfg_alerts, now=NOW + night * 86400)
-        await history.commit()
-        raised.append(kinds(alerts))
-        code = exit_code(cfg_alerts, alerts)
-        assert code == (4 if night == 2 else 0)
-    await history.close()
-    assert raised == [[], [], ["pages_drop", "failure_rate"]]
+            code = await crawler_command(
+                "run", site.url("/"), "--recrawl", "--config", str(config),
+                "--state-dir", str(state), "--summary-json", str(summary_path),
+            )  # fmt: skip
+            assert code == (4 if night == 2 else 0)
+            summaries.append(json.loads(summary_path.read_text()))
+    assert [kinds_of(s) for s in summaries] == [[], [], ["pages_drop", "failure_rate"]]
+    assert [s["pages_stored"] for s in summaries] == [31, 31, 21]
+    assert [s["pages_unchanged"] for s in summaries] == [0, 31, 21]
+    assert summaries[2]["pages_gone"] == 5  # the 404s; the 500s stay stored, in the DLQ
+    assert [s["pages_ok"] for s in summaries] == [31, 31, 31]
 
-    args = ["stats", "--history", "--state-dir", str(history_dir)]
-    assert await asyncio.to_thread(main, args) == 0
-    table = capsys.readouterr().out
-    assert table.count("2027-01-1") == 3
+    args = ["stats", "--history", "--state-dir", str(state)]
+    capsys.readouterr()  # what the crawls printed
     assert await asyncio.to_thread(main, [*args, "--json"]) == 0
     runs = json.loads(capsys.readouterr().out)
     assert [r["pages_stored"] for r in runs] == [31, 31, 21]
     assert [r["alerts"] for r in runs] == [0, 0, 2]
+    assert await asyncio.to_thread(main, args) == 0
+    table = capsys.readouterr().out
+    assert all(r["finished_at"] in table for r in runs)
+
+
+def kinds_of(summary: dict[str, Any]) -> list[str]:
+    return [a["kind"] for a in summary["alerts"]]
 
 
 def test_history_of_a_state_without_runs(

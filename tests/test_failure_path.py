@@ -258,10 +258,12 @@ async def test_an_unforeseen_exception_is_a_dlq_entry_not_a_crash(
     import crawler.engine.pipeline as crawler_module
     from crawler.web.parse import parse_html as real_parse
 
-    def parse_or_explode(body: bytes | str, base_url: str, encoding: str | None = None) -> Any:
+    def parse_or_explode(
+        body: bytes | str, base_url: str, encoding: str | None = None, **kw: Any
+    ) -> Any:
         if base_url.endswith("/bomb"):
             raise RecursionError("a parser bug nobody foresaw")
-        return real_parse(body, base_url, encoding)
+        return real_parse(body, base_url, encoding, **kw)
 
     monkeypatch.setattr(crawler_module, "parse_html", parse_or_explode)
     site.add("/", Page(title="root", links=["/bomb", "/fine"]))

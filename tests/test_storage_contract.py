@@ -22,10 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crawler.errors import ConfigError, StorageError
-from crawler.records import DLQEntry
+from crawler.records import DLQEntry, PageState
 from crawler.storage import FrontierCounts, Lease, SQLiteStorage, Storage, open_storage
 from crawler.storage import sqlite as sqlite_backend
 from crawler.storage.redis import RedisStorage, namespace_for, redis_target
+from crawler.storage.sqlite import schema as sqlite_schema
 from tests.redis_server import redis_url_fixture  # noqa: F401 - the redis_url fixture
 
 BACKENDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
@@ -371,6 +372,112 @@ async def test_meta_round_trip(storage: Storage) -> None:
     assert await storage.out_offset("/tmp/other.jsonl") is None
 
 
+# -- recrawl: page states --------------------------------------------------------------------------
+def page(n: int, due_at: float, **kw: Any) -> PageState:
+    return PageState(url(n), etag=f'"e{n}"', digest=f"d{n}", due_at=due_at, **kw)
+
+
+async def store_pages(store: Storage, dues: list[float]) -> None:
+    """Add, lease, and store one page per due time (url(0), url(1), ...), then commit."""
+    await store.add((url(n), 0) for n in range(len(dues)))
+    for n, lease in enumerate(await store.lease(len(dues), 0.0)):
+        await store.put_page(page(n, dues[n]))
+        await store.ack(lease, 1)
+    await store.commit()
+
+
+async def test_page_states_and_due_revisits(storage: Storage) -> None:
+    await store_pages(storage, [100.0, 200.0, 300.0])
+    got = await storage.get_pages([url(0), url(2), url(9), url(0)])
+    assert got == {url(0): page(0, 100.0), url(2): page(2, 300.0)}
+    assert await storage.page_count() == 3
+    assert await storage.requeue_due(150.0) == 1
+    assert await storage.counts() == FrontierCounts(pending=1, leased=0, done=2, dead=0)
+    assert await storage.requeue_due(150.0) == 0  # pending already: not requeued twice
+    (lease,) = await storage.lease(10, 0.0)
+    assert (lease.url, lease.attempts, lease.tries, lease.not_before) == (url(0), 1, 0, 0.0)
+    await storage.put_page(page(0, 500.0, revisits=1))
+    await storage.ack(lease, 2)
+    await storage.commit()
+    assert (await storage.get_pages([url(0)]))[url(0)].revisits == 1
+    assert await storage.requeue_due(250.0) == 1  # url(1) only: url(0) moved on to 500
+    assert [le.url for le in await storage.lease(10, 0.0)] == [url(1)]
+    assert await storage.page_count() == 3
+    assert await storage.counts() == FrontierCounts(pending=0, leased=1, done=2, dead=0)
+
+
+async def test_revisits_lease_in_discovery_order_before_later_urls(storage: Storage) -> None:
+    await store_pages(storage, [10.0, 10.0])
+    await storage.add([(url(5), 1)])
+    assert await storage.requeue_due(10.0) == 2
+    assert [le.url for le in await storage.lease(10, 0.0)] == [url(0), url(1), url(5)]
+
+
+async def test_a_failed_revisit_keeps_the_stored_page(storage: Storage) -> None:
+    await store_pages(storage, [10.0])
+    assert await storage.requeue_due(20.0) == 1
+    (lease,) = await storage.lease(1, 0.0)
+    entry = await storage.dead_letter(lease, 3, entry_for(lease, "NOT_FOUND"))
+    await storage.commit()
+    assert await storage.counts() == FrontierCounts(pending=0, leased=0, done=1, dead=0)
+    assert [e.id for e in await storage.dlq_list()] == [entry.id]
+    assert await storage.page_count() == 1
+    assert await storage.requeue_due(20.0) == 1  # still due: the next recrawl tries again
+    (lease,) = await storage.lease(1, 0.0)
+    await storage.put_page(page(0, 90.0))
+    await storage.ack(lease, 4)
+    await storage.commit()
+    assert await storage.dlq_list() == []
+    assert await storage.requeue_due(50.0) == 0
+    # A DLQ retry of a failed revisit works as for any entry.
+    assert await storage.requeue_due(100.0) == 1
+    (lease,) = await storage.lease(1, 0.0)
+    entry = await storage.dead_letter(lease, 5, entry_for(lease, "SERVER"))
+    assert await storage.dlq_requeue([entry.id]) == 1
+    (lease,) = await storage.lease(1, 0.0)
+    await storage.put_page(page(0, 900.0))
+    await storage.ack(lease, 6)
+    await storage.commit()
+    assert await storage.dlq_list() == []
+    assert await storage.counts() == FrontierCounts(pending=0, leased=0, done=1, dead=0)
+    assert await storage.requeue_due(800.0) == 0
+
+
+async def test_revisit_now(storage: Storage) -> None:
+    await store_pages(storage, [1e9])
+    await storage.add([(url(1), 0)])
+    (plain,) = await storage.lease(1, 0.0)
+    await storage.ack(plain, 1)  # done without a page state (stored before states existed)
+    await storage.commit()
+    assert not await storage.revisit_now(url(1))
+    assert not await storage.revisit_now(url(7))
+    assert await storage.revisit_now(url(0))
+    assert not await storage.revisit_now(url(0))  # pending now
+    (lease,) = await storage.lease(5, 0.0)
+    assert (lease.url, lease.tries) == (url(0), 0)
+
+
+async def test_page_states_are_committed_with_the_acks(make_storage: MakeStorage) -> None:
+    store = make_storage()
+    await store.open()
+    await store_pages(store, [10.0])
+    await store.add([(url(1), 0)])
+    (lease,) = await store.lease(1, 0.0)
+    await store.put_page(page(1, 20.0))
+    await store.ack(lease, 1)
+    assert set(await store.get_pages([url(0), url(1)])) == {url(0), url(1)}
+    await _abandon(store)
+
+    store = make_storage()
+    await store.open()
+    try:
+        assert set(await store.get_pages([url(0), url(1)])) == {url(0)}
+        assert await store.page_count() == 1
+        assert await store.requeue_due(30.0) == 1
+    finally:
+        await store.close()
+
+
 # -- durability ------------------------------------------------------------------------------------
 async def test_commit_then_reopen_keeps_everything(make_storage: MakeStorage) -> None:
     store = make_storage()
@@ -610,14 +717,14 @@ async def test_lease_queries_use_the_index(tmp_path: Path) -> None:
         assert db is not None
         queries: list[tuple[str, tuple[Any, ...]]] = [
             (
-                sqlite_backend._LEASE_FRESH_SQL.format(exclude=sqlite_backend._exclude(["h"])),
+                sqlite_schema.LEASE_FRESH_SQL.format(exclude=sqlite_backend._exclude(["h"])),
                 ("h", 5),
             ),
-            (sqlite_backend._LEASE_DUE_SQL.format(exclude=""), (1.0, 5)),
-            (sqlite_backend._NEXT_READY_SQL.format(exclude=""), ()),
-            (sqlite_backend._HOST_FRESH_SQL, ("h", 5)),
-            (sqlite_backend._HOST_DUE_SQL, ("h", 1.0, 5)),
-            (sqlite_backend._HOST_NEXT_READY_SQL, ("h",)),
+            (sqlite_schema.LEASE_DUE_SQL.format(exclude=""), (1.0, 5)),
+            (sqlite_schema.NEXT_READY_SQL.format(exclude=""), ()),
+            (sqlite_schema.HOST_FRESH_SQL, ("h", 5)),
+            (sqlite_schema.HOST_DUE_SQL, ("h", 1.0, 5)),
+            (sqlite_schema.HOST_NEXT_READY_SQL, ("h",)),
         ]
         for sql, params in queries:
             plan = " | ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params))
@@ -643,7 +750,7 @@ async def test_writes_are_one_transaction_until_commit(tmp_path: Path) -> None:
         try:
             assert other.execute("SELECT count(*) FROM urls").fetchone() == (0,)
             await store.commit()
-            assert other.execute("SELECT status FROM urls").fetchall() == [(sqlite_backend.LEASED,)]
+            assert other.execute("SELECT status FROM urls").fetchall() == [(sqlite_schema.LEASED,)]
         finally:
             other.close()
     finally:
@@ -658,6 +765,29 @@ async def test_a_hash_collision_does_not_drop_a_new_url(tmp_path: Path) -> None:
         assert store.is_known(url(5))  # the price of a hash set: a false "known" on a collision
         assert await store.add([(url(5), 0), (url(5), 0)]) == 1  # but the UNIQUE index decides
         assert [le.url for le in await store.lease(5, 0.0)] == [url(5)]
+    finally:
+        await store.close()
+
+
+async def test_a_version_2_state_gets_page_states(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    store = SQLiteStorage(path)
+    await store.open()
+    await store.add([(url(1), 0), (url(2), 0)])
+    (lease, _) = await store.lease(2, 0.0)
+    await store.ack(lease, 1)
+    await store.close()
+    with sqlite3.connect(path) as db:  # as a version 2 crawler left it
+        db.execute("DROP TABLE pages")
+        db.execute("PRAGMA user_version = 2")
+    db.close()
+    store = SQLiteStorage(path)
+    await store.open()
+    try:
+        assert await store.page_count() == 1
+        (state,) = (await store.get_pages([url(1), url(2)])).values()
+        assert (state.url, state.digest, state.etag, state.due_at) == (url(1), "", "", 0.0)
+        assert await store.requeue_due(0.0) == 1
     finally:
         await store.close()
 
@@ -798,3 +928,35 @@ async def test_unreachable_redis_is_a_storage_error(tmp_path: Path) -> None:
         await store.add([(url(1), 0)])
     with pytest.raises(ConfigError, match=r"storage\.redis_url"):
         await RedisStorage("http://nope/", namespace="x").open()
+
+
+@pytest.mark.redis
+async def test_redis_state_of_an_older_version_gets_page_states(
+    redis_url: str, tmp_path: Path
+) -> None:
+    backend = Backend("redis", tmp_path, redis_url)
+    store = backend.make()
+    assert isinstance(store, RedisStorage)
+    await store.open()
+    await store.add([(url(1), 0), (url(2), 0)])
+    (lease, _) = await store.lease(2, 0.0)
+    await store.ack(lease, 1)
+    await store.commit()
+    client = store._conn()
+    await client.delete(store._key("pages:v"), store._key("pages"), store._key("due"))
+    await store.close()
+    for _ in range(2):  # idempotent: a second worker opening does no harm
+        store = backend.make()
+        await store.open()
+        try:
+            assert await store.page_count() == 1
+            (state,) = (await store.get_pages([url(1), url(2)])).values()
+            assert (state.url, state.digest, state.due_at) == (url(1), "", 0.0)
+        finally:
+            await store.close()
+    store = backend.make()
+    await store.open()
+    try:
+        assert await store.requeue_due(0.0) == 1
+    finally:
+        await store.close()

@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-depth", type=_positive_int, metavar="N")
     run.add_argument("--concurrency", type=_positive_int, metavar="N")
     run.add_argument("--per-host-concurrency", type=_positive_int, metavar="N")
+    run.add_argument(
+        "--recrawl",
+        action="store_true",
+        help="revisit the stored pages that are due ([crawl] recrawl = true; docs/recrawl.md)",
+    )
     llm = run.add_mutually_exclusive_group()
     llm.add_argument("--no-llm", action="store_true", help="rules only; never call the LLM")
     llm.add_argument(
@@ -142,6 +147,8 @@ def _config_for(args: argparse.Namespace) -> Config:
         value = getattr(args, attr, None)
         if value is not None:
             overrides[key] = value
+    if getattr(args, "recrawl", False):
+        overrides["crawl.recrawl"] = True
     if getattr(args, "no_llm", False):
         overrides["llm.enabled"] = False
     if getattr(args, "local_llm", False):
@@ -274,6 +281,10 @@ async def _crawl(cfg: Config, seeds: Sequence[str]) -> int:
 
 def _print_summary(summary: CrawlSummary, path: Path) -> None:
     print(f"crawl finished: {summary.headline()}", file=sys.stderr)
+    if summary.pages_changed or summary.pages_unchanged or summary.pages_gone:
+        keys = ("pages_new", "pages_changed", "pages_unchanged", "not_modified", "pages_gone")
+        changes = ", ".join(f"{k}={getattr(summary, k)}" for k in (*keys, "bytes_downloaded"))
+        print(f"recrawl: {changes}", file=sys.stderr)
     if summary.breakers:
         print(f"circuit breakers: {json.dumps(summary.breakers)}", file=sys.stderr)
     for alert in summary.alerts:

@@ -5,8 +5,12 @@
     given-up host? ─► DLQ (the host's failure, no request)
     robots.txt disallows? ─► DLQ ROBOTS (no request)
     admission for robots.txt? ─► fetch it (robots_gate), hand the URL back (not an attempt)
-    fetch ─► ok: parse, judge (block page?), stage the line + ack, add the links
-          └► error: failure_handler (retry with a durable not-before, or DLQ)
+    a sitemap of the host to read (recrawl)? ─► read it (engine/sitemaps.py), hand the URL back
+    fetch (conditional for a revisit, engine/revisit.py)
+          ─► 304: unchanged, state + ack
+          ─► ok: parse, judge (block page?), digest, stage the line (new/changed) + ack, links
+          └► error: failure_handler (retry with a durable not-before, or DLQ; a revisit that
+             fails for good keeps its stored page, and a 404/410 makes it "gone")
 
 The scheduler owns *when* (it admitted the host); this module owns *what happens*.
 """
@@ -17,17 +21,17 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from crawler.config import Config
 from crawler.decide.blocks import CONFIDENT_SCORE, Band, PageKind, PageVerdict, judge_page
-from crawler.decide.classify import classify
-from crawler.decide.page_features import head_bytes
-from crawler.decide.soft404 import ProbeAnswer, ProbeBook
+from crawler.decide.recrawl import Visit
 from crawler.engine.failure_handler import FailureHandler, FailureOutcome
 from crawler.engine.hosts import Admission, HostRegistry, Purpose
+from crawler.engine.probes import SoftNotFoundProber
+from crawler.engine.revisit import FIRST_VISIT, Recrawl
 from crawler.engine.robots_gate import RobotsGate
+from crawler.engine.sitemaps import SitemapFeeder
 from crawler.errors import (
     BlockedPage,
     FetchError,
@@ -49,7 +53,6 @@ log = logging.getLogger("crawler")
 
 EXCERPT_CHARS = 2048  # of a rejected page's text, for the DLQ entry and the LLM
 USER_MARKER_SCAN_CHARS = 16_384  # how much of a page [fetch] block_markers are looked for in
-PROBE_WAIT_S = 0.05  # a URL whose prefix is being probed comes back this much later
 
 # What processing one lease ends with: the stored page, the failure path's outcome, or None
 # when the URL was handed back untouched (a deferral: not an attempt).
@@ -101,10 +104,35 @@ class Pipeline:
         self._judge = judge
         self._llm_allowed = llm_allowed
         self._rng = rng
-        self._probing = config.soft404.probe
-        self._probes = ProbeBook(depth=config.soft404.prefix_depth)
-        self._probing_now: set[str] = set()
+        self.prober = SoftNotFoundProber(
+            config,
+            storage=storage,
+            fetcher=fetcher,
+            analytics=analytics,
+            counters=counters,
+            clock=clock,
+            rng=rng,
+            check_hop=self._check_hop,
+            links_added=lambda: self.links_added(),
+        )
         self._acks_since_commit = 0
+        self.recrawl = Recrawl(
+            config,
+            storage=storage,
+            sink=sink,
+            counters=counters,
+            commit_lock=commit_lock,
+            clock=clock,
+        )
+        self.sitemaps = SitemapFeeder(
+            config,
+            storage=storage,
+            fetcher=fetcher,
+            recrawl=self.recrawl,
+            counters=counters,
+            analytics=analytics,
+            clock=clock,
+        )
         self.scope = Scope([])
         # Set by the scheduler while a crawl runs: a lease it holds for a URL, handed back.
         self.take_held: Callable[[str], Lease | None] = lambda url: None
@@ -137,8 +165,18 @@ class Pipeline:
             # above; anything else goes back untouched.
             await self._storage.nack(lease, 0.0, lease.attempts, lease.tries)
             return None
-        if admission.purpose is Purpose.PAGE and self._needs_probe(lease):
-            return await self._probe(lease, admission)
+        if admission.purpose is Purpose.PAGE and self.sitemaps.wants(state, lease.url):
+            await self.sitemaps.fetch_next(
+                lease,
+                admission,
+                scope=self.scope,
+                hop_check=self._check_hop,
+                links_added=self.links_added,
+            )
+            return None
+        if admission.purpose is Purpose.PAGE and self.prober.needs_probe(lease):
+            await self.prober.probe(lease, admission)
+            return None
         if admission.purpose is Purpose.ROBOTS:
             await self._robots.fetch(state, admission, lease.url)
             # The URL itself waits for its own admission (Crawl-delay applies from now on).
@@ -158,12 +196,30 @@ class Pipeline:
     ) -> Outcome:
         self._counters.requests += 1
         self._analytics.count("requests")
-        started = self._clock()
         try:
-            resp = await self._fetcher.fetch(lease.url, hop_check=self._check_hop)
-            page = await self._page(lease, resp, target_data)
+            visit = await self.recrawl.visit(lease)
+        except BaseException:
+            admission.cancel()
+            raise
+        started = self._clock()
+        page: PageRecord | None = None
+        try:
+            resp = await self._fetcher.fetch(
+                lease.url, hop_check=self._check_hop, headers=visit.headers or None
+            )
+            if resp.status != 304:
+                page, digest = await self._page(lease, resp, target_data)
+        except HTTPStatusError as exc:
+            if exc.status == 304 and visit.revisit:  # a 304 nobody asked for (no validators)
+                now = self._clock()
+                admission.success(now, now - started, status=304, nbytes=0)
+                record = await self.recrawl.not_modified(lease, visit, None)
+                self._failures.forget(lease.url)
+                await self._count_ack()
+                return record
+            return await self._failed(lease, admission, exc, started, visit)
         except FetchError as exc:
-            return await self._failed(lease, admission, exc, started)
+            return await self._failed(lease, admission, exc, started, visit)
         except asyncio.CancelledError:
             admission.cancel()
             raise
@@ -171,19 +227,34 @@ class Pipeline:
             log.debug("Unexpected error on %s", lease.url, exc_info=True)
             wrapped = FetchError(f"unexpected {type(exc).__name__}: {exc}", url=lease.url)
             wrapped.__cause__ = exc
-            return await self._failed(lease, admission, wrapped, started)
+            return await self._failed(lease, admission, wrapped, started, visit)
         now = self._clock()
         admission.success(now, now - started, status=resp.status, nbytes=len(resp.body))
-        await self._store(lease, page, resp, follow_links)
+        if page is None:
+            record = await self.recrawl.not_modified(lease, visit, resp)
+            self._failures.forget(lease.url)
+            if resp.redirects:
+                await self._mark_redirect_target_seen(resp.final_url, lease.depth)
+            await self._count_ack()
+            return record
+        await self._store(lease, page, resp, follow_links, visit, digest)
         return page
 
     async def _failed(
-        self, lease: Lease, admission: Admission, exc: FetchError, started: float
+        self,
+        lease: Lease,
+        admission: Admission,
+        exc: FetchError,
+        started: float,
+        visit: Visit = FIRST_VISIT,
     ) -> FailureOutcome:
         context = self._failures.context(lease, exc, count_attempt=True)
         outcome = await self._failures.handle(
             exc, context, lease=lease, admission=admission, latency_s=self._clock() - started
         )
+        if visit.revisit and not outcome.retry:  # the store kept the page (docs/recrawl.md)
+            attempts = int(context.get("attempts", lease.attempts + 1))
+            await self.recrawl.failed(lease, visit, outcome.record, attempts)
         if outcome.host_given_up and self.host_given_up is not None:
             await self.host_given_up(lease.host)
         return outcome
@@ -200,22 +271,25 @@ class Pipeline:
     # -- a page --------------------------------------------------------------------------------
     async def _page(
         self, lease: Lease, resp: Response, target_data: Mapping[str, str] | None
-    ) -> PageRecord:
-        """The page record, unless the page is not content: a block page, a login wall or a
-        soft-404 raises :class:`BlockedPage` (docs/blocks.md). The rules judge; the LLM is asked
-        about their uncertain band only, and may move a page either way only there."""
+    ) -> tuple[PageRecord, str]:
+        """The page record and its content digest, unless the page is not content: a block
+        page, a login wall or a soft-404 raises :class:`BlockedPage` (docs/blocks.md). The rules
+        judge; the LLM is asked about their uncertain band only, and may move a page either way
+        only there."""
         mtype = media_type(resp.content_type)
         title: str | None = None
         links: list[str] = []
         data: dict[str, Any] | None = None
+        visible: bytes | None = None
         if is_html(mtype, resp.body[:512]):
             text, encoding = decode_body(resp.body, resp.content_type)
             await self._judge_page(lease, resp, text, encoding)
-            parsed = parse_html(resp.body, resp.final_url, encoding)
-            title, links = parsed.title, parsed.links
+            parsed = parse_html(resp.body, resp.final_url, encoding, with_text=True)
+            title, links, visible = parsed.title, parsed.links, parsed.text
             selectors = target_data if target_data is not None else self._config.crawl.target_data
             if selectors:
                 data = dict(select_fields(text, selectors))
+        digest = self.recrawl.digest(visible, links, resp.body)
         return PageRecord(
             url=lease.url,
             final_url=resp.final_url,
@@ -226,7 +300,7 @@ class Pipeline:
             fetched_at=iso(self._clock()),
             attempts=lease.attempts + 1,
             data=data,
-        )
+        ), digest
 
     async def _judge_page(self, lease: Lease, resp: Response, text: str, encoding: str) -> None:
         verdict = judge_page(
@@ -237,7 +311,7 @@ class Pipeline:
             headers=resp.headers,
             url=lease.url,
             final_url=resp.final_url,
-            probe=self._probes.get(lease.url) if self._probing else None,
+            probe=self.prober.answer_for(lease.url),
             soft404_similarity=self._config.soft404.similarity,
         )
         marker = self._user_marker(text)
@@ -267,84 +341,25 @@ class Pipeline:
         head = text[:USER_MARKER_SCAN_CHARS].lower()
         return next((m for m in markers if m in head), None)
 
-    # -- soft-404 probes -------------------------------------------------------------------------
-    def _needs_probe(self, lease: Lease) -> bool:
-        return self._probing and self._probes.get(lease.url) is None
-
-    async def _probe(self, lease: Lease, admission: Admission) -> Outcome:
-        """Spend ``admission`` on the soft-404 probe of ``lease``'s prefix, then hand the URL
-        back for its own admission (not an attempt). One probe per prefix at a time: a URL whose
-        prefix is being probed waits a moment."""
-        key = self._probes.key(lease.url)
-        state = admission.state
-        probe = self._probes.plan(lease.url, self._rng)
-        if key in self._probing_now or probe is None:
-            admission.cancel()
-            await self._storage.nack(
-                lease, self._clock() + PROBE_WAIT_S, lease.attempts, lease.tries
-            )
-            return None
-        if state.robots is not None and not state.robots.allowed(probe):
-            admission.cancel()  # no probe where robots.txt says no: the rules decide alone
-            self._probes.put(lease.url, ProbeAnswer(status=0))
-            await self._storage.nack(lease, 0.0, lease.attempts, lease.tries)
-            return None
-        self._probing_now.add(key)
-        try:
-            self._probes.put(lease.url, await self._fetch_probe(probe, admission))
-        finally:
-            self._probing_now.discard(key)
-        await self._storage.nack(lease, 0.0, lease.attempts, lease.tries)
-        self.links_added()
-        return None
-
-    async def _fetch_probe(self, probe: str, admission: Admission) -> ProbeAnswer:
-        """A probe is a request like any other (counted, admitted, its redirects checked, its
-        outcome taught to the host's breaker and throttle) but it is never stored, retried or
-        dead-lettered: a probe that fails leaves the prefix without a probe answer this run."""
-        self._counters.requests += 1
-        self._analytics.count("requests")
-        started = self._clock()
-        try:
-            resp = await self._fetcher.fetch(probe, hop_check=self._check_hop)
-        except HTTPStatusError as exc:
-            now = self._clock()
-            admission.success(now, now - started, status=exc.status or 0, nbytes=0)
-            return ProbeAnswer(status=exc.status or 0)
-        except FetchError as exc:
-            now = self._clock()
-            record = classify(
-                exc,
-                url=probe,
-                host=admission.host,
-                attempt=1,
-                now=datetime.fromtimestamp(now, UTC),
-                retry_http_codes=self._config.retry.retry_http_codes,
-            )
-            admission.failure(now, record, now - started)
-            return ProbeAnswer(status=0)
-        except BaseException:
-            admission.cancel()
-            raise
-        now = self._clock()
-        admission.success(now, now - started, status=resp.status, nbytes=len(resp.body))
-        text, encoding = decode_body(resp.body, resp.content_type)
-        return ProbeAnswer.from_response(
-            resp.status,
-            head_bytes(resp.body, text, encoding),
-            requested_url=probe,
-            final_url=resp.final_url,
-        )
-
     async def _store(
-        self, lease: Lease, page: PageRecord, resp: Response, follow_links: bool
+        self,
+        lease: Lease,
+        page: PageRecord,
+        resp: Response,
+        follow_links: bool,
+        visit: Visit,
+        digest: str,
     ) -> None:
         storage = self._storage
-        async with self._commit_lock:  # the line and its ack land in the same batch
-            self._sink.stage(page.to_dict())
+        state = self.recrawl.content(lease, visit, page, resp, digest)
+        line = self.recrawl.line(page)  # None: unchanged, nothing rewritten
+        async with self._commit_lock:  # the line, the page's state and its ack: one batch
+            if line is not None:
+                self._sink.stage(line)
+            await storage.put_page(state)
             await storage.ack(lease, page.attempts)
+        self.recrawl.count(page.change)
         self._failures.forget(lease.url)
-        self._counters.pages_stored += 1
         if resp.redirects:
             await self._mark_redirect_target_seen(resp.final_url, lease.depth)
         if follow_links and lease.depth < self._config.crawl.max_depth:
@@ -352,6 +367,11 @@ class Pipeline:
             if new:
                 await storage.add(new)
                 self.links_added()
+        await self._count_ack()
+
+    async def _count_ack(self) -> None:
+        """Every stored or re-confirmed page counts towards pages_stored and the commit batch."""
+        self._counters.pages_stored += 1
         self._acks_since_commit += 1
         if self._acks_since_commit >= self._config.storage.batch_pages:
             self._acks_since_commit = 0

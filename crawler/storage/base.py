@@ -6,6 +6,11 @@ One URL's life in storage::
               ▲               │  └─dead_letter──► dead (one DLQ entry per URL)
               └──nack(not_before)┘
     dlq_requeue: dead ─► pending (tries reset to 0, attempts kept, DLQ entry kept until an ack)
+    requeue_due / revisit_now: done ─► pending (a recrawl's revisit; tries 0, attempts kept)
+
+A stored page also has a :class:`~crawler.records.PageState` (validators, digest, due time:
+docs/recrawl.md), written with its ack. A URL that has one stays done when it is dead-lettered:
+a failed revisit records the failure in the DLQ without losing the stored page.
 
 Writes are staged and made durable together by :meth:`Storage.commit`, which also records how many
 bytes of the results file are covered by the committed acks (``out_offset``): on resume the results
@@ -24,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from crawler.errors import ConfigError
-from crawler.records import DLQEntry
+from crawler.records import DLQEntry, PageState
 
 
 @dataclass(slots=True)
@@ -97,7 +102,8 @@ class Storage(Protocol):
     async def dead_letter(self, lease: Lease, attempts: int, entry: DLQEntry) -> DLQEntry:
         """The URL failed for good: mark it dead and store (or update) its DLQ entry.
         ``entry.id`` is assigned by the store; an existing entry for the URL is updated in
-        place (attempts, error, analysis, last_failed_at; history appended)."""
+        place (attempts, error, analysis, last_failed_at; history appended). A URL with a page
+        state (a stored page whose revisit failed) is marked done instead: its page is kept."""
 
     async def give_up_host(self, host: str) -> list[Lease]:
         """Lease every pending URL of ``host`` at once (ready or not), so the caller can
@@ -134,6 +140,27 @@ class Storage(Protocol):
 
     async def dlq_purge(self, ids: Sequence[int] | None = None) -> int:
         """Delete entries (all when ``ids`` is None); their URLs stay dead."""
+
+    # -- recrawl: the states of stored pages (docs/recrawl.md) ---------------------------------
+    async def get_pages(self, urls: Sequence[str]) -> dict[str, PageState]:
+        """The page states of those of ``urls`` (normalised) that have one."""
+
+    async def put_page(self, page: PageState) -> None:
+        """Stage ``page`` (replacing the URL's state), durable at the next commit: written in
+        the same batch as the ack or results line it goes with."""
+
+    async def requeue_due(self, now: float) -> int:
+        """Every done URL whose page is due by ``now`` becomes pending again (``tries`` 0,
+        ``attempts`` kept, ready at once, in discovery order): a recrawl run's revisits.
+        Returns how many."""
+
+    async def revisit_now(self, url: str) -> bool:
+        """One done URL with a page state becomes pending now (a sitemap said it changed).
+        False when the URL is not done or has no page state."""
+
+    async def page_count(self) -> int:
+        """Stored pages (each has content in the results file), whether being revisited or
+        not: the summary's ``pages_ok``. Counts what is committed."""
 
     # -- small metadata (seeds, out path, robots cache, LLM verdict cache) ----------------------
     async def get_meta(self, key: str) -> Any:

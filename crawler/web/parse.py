@@ -67,6 +67,7 @@ class Parsed:
 
     title: str | None
     links: list[str] = field(default_factory=list)
+    text: bytes | None = None  # the visible text as UTF-8, when asked for (``with_text``)
 
 
 # One lxml parser configuration for every HTML page the crawler reads (decide/page_features.py).
@@ -75,12 +76,15 @@ _HREF_STRIP = " \t\n\r\f"  # HTML's "ASCII whitespace"
 # urlsplit's idea of a scheme: a letter, then letters, digits, "+", "-", "." up to the colon.
 _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _LINK_TAGS = ("a", "area", "base", "title")
+_INVISIBLE = ("script", "style", "template", "noscript")
 # A stored title is capped (docs/security.md): a 5 MB <title> is an attack or a broken page, and
 # whoever reads the results should not have to hold it. The cut is marked with "…".
 MAX_TITLE_CHARS = 1000
 
 
-def parse_html(body: bytes | str, base_url: str, encoding: str | None = None) -> Parsed:
+def parse_html(
+    body: bytes | str, base_url: str, encoding: str | None = None, *, with_text: bool = False
+) -> Parsed:
     """Title and links of an HTML page. Never raises: unusable input gives ``Parsed(None, [])``.
 
     ``title``: the first ``<title>``'s text, white space collapsed, at most MAX_TITLE_CHARS.
@@ -88,13 +92,15 @@ def parse_html(body: bytes | str, base_url: str, encoding: str | None = None) ->
     ``<base href>`` (itself resolved against ``base_url``) or ``base_url``; fragment dropped,
     http(s) only, de-duplicated, in document order. ``encoding`` is the codec that
     :func:`decode_body` chose for ``body``; without it the charset is found the same way.
+    ``with_text``: also the visible text (the recrawl digest's input, crawler.web.digest) from
+    the same parse: every text node but those of scripts, styles, templates and ``<noscript>``.
     """
     try:
         root = etree.fromstring(_as_utf8(body, encoding), HTML_PARSER)
     except (etree.LxmlError, ValueError, UnicodeError, LookupError, MemoryError):
-        return Parsed(None, [])
+        return Parsed(None, [], b"" if with_text else None)
     if root is None:
-        return Parsed(None, [])
+        return Parsed(None, [], b"" if with_text else None)
     title_element = None
     base_href: str | None = None
     hrefs: list[str] = []
@@ -114,7 +120,12 @@ def parse_html(body: bytes | str, base_url: str, encoding: str | None = None) ->
         title = " ".join("".join(str(t) for t in title_element.itertext()).split()) or None
         if title is not None and len(title) > MAX_TITLE_CHARS:
             title = title[: MAX_TITLE_CHARS - 1] + "…"
-    return Parsed(title, _resolve_links(hrefs, base_url, base_href))
+    links = _resolve_links(hrefs, base_url, base_href)
+    text = None
+    if with_text:  # last: it strips the invisible elements from the tree
+        etree.strip_elements(root, *_INVISIBLE, with_tail=False)
+        text = etree.tostring(root, method="text", encoding="utf-8")
+    return Parsed(title, links, text)
 
 
 def _as_utf8(body: bytes | str, encoding: str | None) -> bytes:

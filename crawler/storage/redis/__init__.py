@@ -21,6 +21,9 @@ keys in one slot)::
     counts     hash  p, l, d, x, a: pending, leased, done, dead, aliased (redirect targets)
     dlq        hash  entry id -> DLQEntry JSON;  dlq:url hash url -> id;  dlq:seq counter
     meta       hash  key -> JSON;  offsets hash "<machine>:<results path>" -> committed bytes
+    pages      hash  url -> PageState JSON (a stored page's recrawl state, docs/recrawl.md)
+    due        zset  url -> due time, of the stored pages not being revisited right now
+    pages:v    string "1" once the pages of an older state have been given states
 
 Per-host queues make ``exclude_hosts`` cost one entry of ``heads`` per excluded host, however many
 URLs it holds. A deferred URL is promoted to its host's ready queue, at its discovery place, by the
@@ -28,9 +31,9 @@ first lease call whose ``now`` has passed its time (so workers' clocks should ro
 
 What is written when (the contract's "staged until commit", shared with other workers):
 
-* ``ack``, ``set_meta`` and the results file offset are staged in this process and sent in ONE
-  MULTI/EXEC at :meth:`RedisStorage.commit`: an ack must never be durable before the results line
-  it covers. Staged acks count in :meth:`counts` and hide their DLQ entries at once.
+* ``ack``, ``put_page``, ``set_meta`` and the results file offset are staged in this process and
+  sent in ONE MULTI/EXEC at :meth:`RedisStorage.commit`: an ack must never be durable before the
+  results line it covers. Staged acks count in :meth:`counts` and hide their DLQ entries at once.
 * ``add`` is staged too (new URLs cost no round trip), and the staged URLs are sent before any call
   that leases (``lease``, ``lease_url``, ``give_up_host``, ``add_done``): a URL must be in the
   shared frontier before it can be leased atomically. So a new URL is visible to this process's
@@ -68,7 +71,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from crawler.errors import ConfigError, StorageError
-from crawler.records import DLQEntry, iso
+from crawler.records import DLQEntry, PageState, iso
 from crawler.storage.base import (
     FrontierCounts,
     Lease,
@@ -105,7 +108,10 @@ _SCRIPT_PARTS: dict[str, tuple[str, ...]] = {
     "release": ("release",),
     "requeue": ("dlq_ids", "requeue"),
     "purge": ("dlq_ids", "purge"),
+    "requeue_due": ("revisit_fn", "requeue_due"),
+    "revisit": ("revisit_fn", "revisit"),
 }
+REQUEUE_BATCH = 1000  # due pages requeued per script call (bounds one script's run)
 
 
 def _lua(name: str) -> str:
@@ -173,6 +179,18 @@ def _leases(flat: Sequence[str]) -> list[Lease]:
     return [_lease(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
 
 
+def _page_json(page: PageState) -> str:
+    return json.dumps(page.to_json(), ensure_ascii=False, separators=(",", ":"))
+
+
+def _page_from(url: str, due_at: float, text: str) -> PageState:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = {}
+    return PageState.from_json(url, due_at, data if isinstance(data, dict) else {})
+
+
 def _entry(entry_id: int | str, text: str) -> DLQEntry:
     data = json.loads(text)
     data["id"] = int(entry_id)
@@ -211,6 +229,7 @@ class RedisStorage:
         self._adds: dict[str, tuple[int, str]] = {}  # url -> (depth, host)
         self._acks: dict[str, tuple[Lease, int]] = {}  # url -> (lease, attempts)
         self._meta: dict[str, str] = {}  # key -> JSON
+        self._pages: dict[str, PageState] = {}  # url -> page state
         self._committing_acks: dict[str, tuple[Lease, int]] = {}  # the batch being sent
         self._delta = [0, 0, 0, 0]  # what staged writes change in counts (p, l, d, x)
         self._committed_offsets: dict[str, int] = {}
@@ -236,13 +255,32 @@ class RedisStorage:
                 clock = self._clock()
                 await self._script("lease", [repr(clock), repr(clock), "0", self._owner, 0])
                 known: set[int] = set()
-                async for url, _ in client.hscan_iter(self._key("urls"), count=10_000):
+                migrate = not await client.exists(self._key("pages:v"))
+                done: list[str] = []
+                async for url, raw in client.hscan_iter(self._key("urls"), count=10_000):
                     known.add(hash(url))
+                    if migrate and raw.split("|", 3)[2] == "2":
+                        done.append(url)
                 self._known = known
+                if migrate:
+                    await self._give_states(done)
         except BaseException:
             self._client = None
             await client.aclose()
             raise
+
+    async def _give_states(self, done: list[str]) -> None:
+        """A state written before page states existed: its stored pages get an empty state,
+        due at once (a recrawl fetches them in full). Idempotent, so workers may race on it."""
+        client = self._conn()
+        for i in range(0, len(done), REQUEUE_BATCH):
+            chunk = done[i : i + REQUEUE_BATCH]
+            async with client.pipeline(transaction=False) as pipe:
+                for url in chunk:
+                    pipe.hsetnx(self._key("pages"), url, "{}")
+                pipe.zadd(self._key("due"), dict.fromkeys(chunk, 0), nx=True)
+                await pipe.execute()
+        await client.set(self._key("pages:v"), "1")
 
     async def close(self) -> None:
         """Commit what is staged, return the leases still held to the queue untouched, and
@@ -261,7 +299,7 @@ class RedisStorage:
         """Disconnect WITHOUT committing, as a killed process would: staged writes are lost and
         the leases this process holds return to the queue when they expire."""
         client, self._client = self._client, None
-        self._adds, self._acks, self._meta = {}, {}, {}
+        self._adds, self._acks, self._meta, self._pages = {}, {}, {}, {}
         self._delta = [0, 0, 0, 0]
         self._held = {}
         self._known = set()
@@ -286,11 +324,11 @@ class RedisStorage:
             and self._committed_offsets.get(out_path) != out_offset
         ):
             offset = (out_path, out_offset)
-        if not (self._adds or self._acks or self._meta or offset or renew):
+        if not (self._adds or self._acks or self._meta or self._pages or offset or renew):
             return
         # Swap the batch out first: other tasks stage into fresh dicts while it is sent.
-        adds, acks, meta = self._adds, self._acks, self._meta
-        self._adds, self._acks, self._meta = {}, {}, {}
+        adds, acks, meta, pages = self._adds, self._acks, self._meta, self._pages
+        self._adds, self._acks, self._meta, self._pages = {}, {}, {}, {}
         self._committing_acks = acks
         expiry = clock + self.lease_timeout_s
 
@@ -309,6 +347,10 @@ class RedisStorage:
                         await self._script("ack", args, pipe)
                     if meta:
                         pipe.hset(self._key("meta"), mapping=cast("dict[Any, Any]", meta))
+                    if pages:
+                        states = {u: _page_json(p) for u, p in pages.items()}
+                        pipe.hset(self._key("pages"), mapping=cast("dict[Any, Any]", states))
+                        pipe.zadd(self._key("due"), {u: p.due_at for u, p in pages.items()})
                     if offset:
                         pipe.hset(self._key("offsets"), self._offset_field + offset[0], offset[1])
                     if renew:
@@ -322,6 +364,7 @@ class RedisStorage:
             self._adds = {**adds, **self._adds}
             self._acks = {**acks, **self._acks}
             self._meta = {**meta, **self._meta}
+            self._pages = {**pages, **self._pages}
             raise
         finally:
             self._committing_acks = {}
@@ -551,6 +594,50 @@ class RedisStorage:
                 int(v or 0) + d for v, d in zip(values, [*self._delta, 0], strict=True)
             )
         return FrontierCounts(pending, leased, done, dead, aliased)
+
+    # -- recrawl -------------------------------------------------------------------------------
+    async def get_pages(self, urls: Sequence[str]) -> dict[str, PageState]:
+        out: dict[str, PageState] = {}
+        wanted: list[str] = []
+        for url in dict.fromkeys(urls):
+            staged = self._pages.get(url)
+            if staged is not None:
+                out[url] = staged
+            elif hash(url) in self._known:
+                wanted.append(url)
+        client = self._conn()
+        for i in range(0, len(wanted), REQUEUE_BATCH):
+            chunk = wanted[i : i + REQUEUE_BATCH]
+            with self._errors("get_pages"):
+                async with client.pipeline(transaction=False) as pipe:
+                    pipe.hmget(self._key("pages"), chunk)
+                    pipe.zmscore(self._key("due"), chunk)
+                    states, dues = await pipe.execute()
+            for url, state, due in zip(chunk, states, dues, strict=True):
+                if state is not None:
+                    out[url] = _page_from(url, 0.0 if due is None else float(due), state)
+        return out
+
+    async def put_page(self, page: PageState) -> None:
+        self._conn()
+        self._pages[page.url] = page
+
+    async def requeue_due(self, now: float) -> int:
+        requeued = 0
+        while True:
+            with self._errors("requeue_due"):
+                examined, n = await self._script("requeue_due", [repr(now), REQUEUE_BATCH])
+            requeued += int(n)
+            if int(examined) < REQUEUE_BATCH:
+                return requeued
+
+    async def revisit_now(self, url: str) -> bool:
+        with self._errors("revisit_now"):
+            return bool(await self._script("revisit", [url]))
+
+    async def page_count(self) -> int:
+        with self._errors("page_count"):
+            return int(await self._conn().hlen(self._key("pages")))
 
     # -- DLQ -----------------------------------------------------------------------------------
     def _acked(self) -> set[str]:

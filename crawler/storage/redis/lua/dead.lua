@@ -10,9 +10,15 @@ else
   if r.status == 0 then dequeue(url, r) end
   old = r.status
 end
-r.status, r.attempts, r.owner = 3, ARGV[4], ''
+-- A stored page whose revisit failed stays done, due at the next recrawl (docs/recrawl.md).
+local status = 3
+if redis.call('HEXISTS', P .. 'pages', url) == 1 then
+  status = 2
+  redis.call('ZADD', P .. 'due', 'NX', 0, url)
+end
+r.status, r.attempts, r.owner = status, ARGV[4], ''
 put(url, r)
-move(old, 3)
+move(old, status)
 redis.call('ZREM', LEASES, url)
 local id = current
 if id == '' then id = redis.call('INCR', P .. 'dlq:seq') end
