@@ -29,7 +29,7 @@ import itertools
 import math
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -181,7 +181,11 @@ class MemoryHostLedger:
         return self._clock() if self._clock is not None else self._now
 
     def _host(self, host: str, now: float) -> _Host:
-        h = self._hosts.setdefault(host, _Host())
+        h = self._hosts.get(host)
+        if h is None:
+            h = self._hosts[host] = _Host()
+        if not h.slots or min(h.slots.values()) > now:
+            return h
         for token in [t for t, exp in h.slots.items() if exp <= now]:
             del h.slots[token]
             h.probes.discard(token)
@@ -192,39 +196,42 @@ class MemoryHostLedger:
     async def acquire(self, ask: Ask, now: float) -> HostView:
         self._now = now
         h = self._host(ask.host, now)
+        token, wait, reason = self._decide(h, ask, now)
         known = h.robots_text if ask.robots and now - h.robots_at < ROBOTS_MAX_AGE_S else None
-        newer = (h.version, h.blob) if h.version != ask.known_version and h.blob else None
-        base = HostView(
+        return HostView(
             ask.host,
+            token=token,
+            wait_s=wait,
+            reason=reason,
+            probe=token is not None and ask.probe_limit > 0,
             robots_text=known,
             robots_failures=h.robots_failures,
             robots_wait_s=max(0.0, h.robots_retry_at - now),
             parked=h.parked,
             pause_s=max(0.0, h.pause_until - now),
-            breaker=newer,
+            breaker=(h.version, h.blob) if h.version != ask.known_version and h.blob else None,
         )
 
-        def deny(wait: float, reason: str) -> HostView:
-            return replace(base, wait_s=wait, reason=reason)
-
+    def _decide(self, h: _Host, ask: Ask, now: float) -> tuple[str | None, float, str]:
+        """(the slot taken, or None with how long to wait and why): host_acquire.lua's order."""
         if h.parked is not None:
-            return deny(math.inf, "host parked")
+            return None, math.inf, "host parked"
         if ask.robots:
-            if known is not None:
-                return deny(0.0, "robots.txt known")
+            if h.robots_text is not None and now - h.robots_at < ROBOTS_MAX_AGE_S:
+                return None, 0.0, "robots.txt known"
             if h.robots_holder:
-                return deny(ROBOTS_RECHECK_S, "robots.txt is being fetched")
+                return None, ROBOTS_RECHECK_S, "robots.txt is being fetched"
             if h.robots_retry_at > now:
-                return deny(h.robots_retry_at - now, "robots.txt failed; waiting to try again")
+                return None, h.robots_retry_at - now, "robots.txt failed; waiting to try again"
         if h.pause_until > now:
-            return deny(h.pause_until - now, "paused by Retry-After")
+            return None, h.pause_until - now, "paused by Retry-After"
         if not ask.force:
             if len(h.slots) >= ask.limit:
-                return deny(max(FULL_RECHECK_S, ask.spacing_s), "throttle")
+                return None, max(FULL_RECHECK_S, ask.spacing_s), "throttle"
             if h.last_start is not None and now < h.last_start + ask.spacing_s:
-                return deny(h.last_start + ask.spacing_s - now, "throttle")
+                return None, h.last_start + ask.spacing_s - now, "throttle"
         if ask.probe_limit > 0 and len(h.probes) >= ask.probe_limit:
-            return deny(PROBE_RECHECK_S, "circuit breaker probe taken")
+            return None, PROBE_RECHECK_S, "circuit breaker probe taken"
         token = f"{self._owner}:{next(self._ids)}"
         h.slots[token] = now + self.slot_ttl_s
         h.last_start = now
@@ -232,7 +239,7 @@ class MemoryHostLedger:
             h.probes.add(token)
         if ask.robots:
             h.robots_holder = token
-        return replace(base, token=token, probe=ask.probe_limit > 0)
+        return token, 0.0, ""
 
     def release(self, note: Note) -> None:
         now = self._time()
