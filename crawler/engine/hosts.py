@@ -150,6 +150,8 @@ class Admission:
         """No request went out (or its outcome is unknowable): free the slot, learn nothing."""
         self._settle()
         self._registry.release(self)
+        if self.purpose is Purpose.ROBOTS:
+            self.state.robots_in_flight = False  # robots.txt was not fetched on it
         self.state.breaker.on_cancel()
         self.state.throttle.on_cancel()
 

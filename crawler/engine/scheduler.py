@@ -179,11 +179,14 @@ class Scheduler:
                     continue
                 if state.breaker.probing:
                     _most_failed_first(held)
-                admitted = await self._hosts.admit(state, now, retry=held[0].tries > 0)
-                if not held:  # a shared ledger's round trip let a worker take it meanwhile
+                first = held[0]
+                admitted = await self._hosts.admit(state, now, retry=first.tries > 0)
+                if not held or held[0] is not first:
+                    # A shared ledger's round trip let a worker take it meanwhile: the
+                    # admission was asked for that URL (a retry or not), so ask again.
                     if isinstance(admitted, Admission):
                         admitted.cancel()
-                    break
+                    continue
                 if isinstance(admitted, Admission):
                     self._send(held.popleft(), admitted)
                     continue
