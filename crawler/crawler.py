@@ -45,7 +45,7 @@ from crawler.records import (
     FailureRecord,
     PageRecord,
 )
-from crawler.storage import Storage, open_storage
+from crawler.storage import Storage, host_ledger, open_storage
 from crawler.storage.lock import StateLock
 from crawler.storage.output import JsonlSink, write_summary
 from crawler.web.fetch import Fetcher, Transport
@@ -122,6 +122,11 @@ class AdaptiveCrawler:
             )
             await storage.open()
             stack.push_async_callback(storage.close)
+            # Per-host politeness shared by every worker of the crawl (docs/shared-politeness.md).
+            ledger = await stack.enter_async_context(
+                host_ledger(storage, self._clock, slot_ttl_s=cfg.storage.host_slot_ttl_s)
+            )
+            self._hosts.use_ledger(ledger)
             out_path = str(cfg.crawl.out_path.resolve())
             sink = JsonlSink(cfg.crawl.out_path)
             await sink.open(await storage.out_offset(out_path))
@@ -383,7 +388,7 @@ class AdaptiveCrawler:
             state = self._hosts.get(lease.host)
             admission = None
             if not state.given_up:
-                admitted = self._hosts.admit(state, self._clock(), retry=lease.tries > 0)
+                admitted = await self._hosts.admit(state, self._clock(), retry=lease.tries > 0)
                 if isinstance(admitted, Deferral):
                     await storage.nack(lease, lease.not_before, lease.attempts, lease.tries)
                     await self._wait_until(admitted.until, url)

@@ -110,6 +110,15 @@ class FailureRecord:
         d["exception_chain"] = list(self.exception_chain)
         return d
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FailureRecord:
+        """The record :meth:`to_dict` described."""
+        d = dict(data)
+        d["category"] = Category(d["category"])
+        d["severity"] = Severity(d["severity"])
+        d["exception_chain"] = tuple(d.get("exception_chain", ()))
+        return cls(**d)
+
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
@@ -291,7 +300,7 @@ class CrawlSummary:
     pages_new: int = 0
     pages_changed: int = 0
     pages_unchanged: int = 0  # 304s and full downloads whose digest had not changed
-    not_modified: int = 0  # 304 answers to conditional requests
+    not_modified: int = 0  # 304 answers (a 304 nobody asked for too: docs/recrawl.md)
     pages_gone: int = 0
     bytes_downloaded: int = 0  # response bodies received, decoded (error excerpts included)
 

@@ -34,6 +34,12 @@ class StorageConfig(Section):
     lease_timeout_s: float = Field(
         300.0, gt=0, description="seconds; a lease not acked by then returns to the queue"
     )
+    host_slot_ttl_s: float = Field(
+        30.0,
+        gt=0,
+        description="seconds; a host request slot or robots.txt fetch that a worker stopped "
+        "renewing (it died) is freed after this (Redis; docs/shared-politeness.md)",
+    )
 
 
 class StatusConfig(Section):

@@ -80,7 +80,9 @@ from crawler.storage.base import (
     merge_previous,
     parse_since,
 )
+from crawler.storage.hostledger import SLOT_TTL_S
 from crawler.storage.redis.connect import Client, connect
+from crawler.storage.redis.hosts import RedisHostLedger
 
 # The same timestamps and --since parsing as the embedded backend (one definition of each).
 from crawler.web.urls import host_key
@@ -378,6 +380,14 @@ class RedisStorage:
         with self._errors("out_offset"):
             value = await self._conn().hget(self._key("offsets"), self._offset_field + out_path)
         return None if value is None else int(value)
+
+    # -- shared politeness ---------------------------------------------------------------------
+    def host_ledger(self, *, slot_ttl_s: float = SLOT_TTL_S) -> RedisHostLedger:
+        """The per-host politeness state of this crawl, shared with every worker (an async
+        context manager; open it after this store, close it before)."""
+        return RedisHostLedger(
+            self._conn(), self._prefix, owner=self._owner, url=self.url, slot_ttl_s=slot_ttl_s
+        )
 
     # -- plumbing ------------------------------------------------------------------------------
     def _key(self, name: str) -> str:
