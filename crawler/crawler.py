@@ -119,6 +119,7 @@ class AdaptiveCrawler:
                 Path(cfg.crawl.state_dir),
                 cfg.storage.redis_url,
                 lease_timeout_s=cfg.storage.lease_timeout_s,
+                redis_unreachable_s=cfg.storage.redis_unreachable_s,
             )
             await storage.open()
             stack.push_async_callback(storage.close)
@@ -435,6 +436,9 @@ class AdaptiveCrawler:
         if parts is None:
             return
         async with self._commit_lock:
+            # A shared store's lease may have been lost meanwhile: that page's line is dropped
+            # before it is written (docs/workers.md, "Fencing").
+            parts.sink.discard(await parts.storage.fence_acks())
             try:
                 offset = parts.sink.flush()
             except Exception:

@@ -143,6 +143,18 @@ def _exclude(hosts: Sequence[str]) -> str:
     return f" AND host NOT IN ({','.join('?' * len(hosts))})" if hosts else ""
 
 
+def _at_most_per_host(rows: list[tuple[Any, ...]], per_host: int) -> list[tuple[Any, ...]]:
+    """The first ``per_host`` rows of each host (``rows`` are in FIFO order)."""
+    taken: dict[str, int] = {}
+    kept = []
+    for row in rows:
+        n = taken.get(row[3], 0)  # row[3]: host (see _COLUMNS)
+        if n < per_host:
+            taken[row[3]] = n + 1
+            kept.append(row)
+    return kept
+
+
 class SQLiteStorage:
     """The :class:`~crawler.storage.base.Storage` contract on one SQLite file.
 
@@ -155,6 +167,8 @@ class SQLiteStorage:
     created, leases are left alone, and every write raises ``StorageError``. Counts are those
     of the moment it was opened.
     """
+
+    shared = False  # one process: leases are never lost, batches may be large
 
     def __init__(
         self,
@@ -297,6 +311,10 @@ class SQLiteStorage:
             db.close()
             self._known = set()
             self._leased = {}
+
+    async def fence_acks(self) -> set[str]:
+        """One process holds every lease until it settles it: none is ever lost."""
+        return set()
 
     async def commit(self, out_path: str | None = None, out_offset: int | None = None) -> None:
         """End the open transaction: every staged write, and the results file offset, at once."""
@@ -450,7 +468,9 @@ class SQLiteStorage:
         self._move(host, PENDING, ALIAS)
         return True
 
-    async def lease(self, limit: int, now: float, exclude_hosts: Sequence[str] = ()) -> list[Lease]:
+    async def lease(
+        self, limit: int, now: float, exclude_hosts: Sequence[str] = (), *, per_host: int = 0
+    ) -> list[Lease]:
         if limit <= 0 or not self._counts[PENDING]:
             return []
         with self._errors("lease"):
@@ -474,6 +494,8 @@ class SQLiteStorage:
                 rows = db.execute(sql, ids).fetchall()
             # Each query gives id order; the merge is the FIFO order of all ready URLs.
             rows.sort()
+            if per_host > 0:
+                rows = _at_most_per_host(rows, per_host)
             return self._mark_leased(db, rows[:limit])
 
     def _hosts_to_query(self, exclude_hosts: Sequence[str]) -> list[str] | None:
