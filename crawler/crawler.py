@@ -325,6 +325,7 @@ class AdaptiveCrawler:
             workers=self.config.crawl.concurrency,
             max_pages=self.config.crawl.max_pages,
             clock=self._clock,
+            per_host=self.config.crawl.per_host_concurrency,
         )
         self._attach(scheduler)
         if self._stopping:

@@ -5,20 +5,20 @@ Exit codes: 0 finished (failures parked in the DLQ are not an error), 1 unexpect
 ``[alerts] exit_code`` (4..125, off by default) when a run raised run-over-run alerts.
 
 ``stats`` and ``dlq list/show/export`` only read: they open the state read-only and without
-the lock, so they work while a crawl runs. ``dlq retry/purge`` change it and take the lock.
+the lock, so they work while a crawl runs. ``dlq retry/purge`` change it and take the lock
+(SQLite; on Redis they are atomic and take none: ``cli/state.py``, docs/workers.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import shutil
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crawler.cli.checks import check_paths, check_run
+from crawler.cli.state import existing_state_dir, open_state
 from crawler.config import Config, load_config
 from crawler.crawler import AdaptiveCrawler
 from crawler.errors import ConfigError, CrawlerError, LockHeldError
@@ -40,8 +41,6 @@ from crawler.redact import (
     redact_url,
     safe_for_terminal,
 )
-from crawler.storage import Storage, open_storage
-from crawler.storage.lock import StateLock
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 MAX_ERROR_CHARS = 2000  # one stderr line, whatever the error carries (a 10 MB config value)
@@ -73,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--config", metavar="PATH", help="config.toml to use (default: built-in)")
         sp.add_argument("--state-dir", metavar="DIR", help="frontier, DLQ and lock live here")
         sp.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+        sp.add_argument(
+            "--redis-url",
+            metavar="URL",
+            help="use the Redis backend at URL (redis://host:6379/0?namespace=NAME); "
+            "sets [storage] backend = redis and redis_url",
+        )
 
     run = sub.add_parser("run", help="crawl from seed URLs (resumes an existing state dir)")
     run.add_argument("seeds", nargs="+", metavar="SEED_URL")
@@ -121,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("ids", nargs="*", type=int, metavar="ID")
     retry.add_argument("--all", action="store_true")
     retry.add_argument("--no-llm", action="store_true")
+    retry.add_argument(
+        "--requeue-only",
+        action="store_true",
+        help="re-queue and exit without crawling (Redis: the running workers crawl them)",
+    )
     purge = dsub.add_parser("purge", help="delete entries")
     common(purge)
     purge.add_argument("ids", nargs="*", type=int, metavar="ID")
@@ -147,6 +157,9 @@ def _config_for(args: argparse.Namespace) -> Config:
         value = getattr(args, attr, None)
         if value is not None:
             overrides[key] = value
+    if getattr(args, "redis_url", None):
+        overrides["storage.backend"] = "redis"
+        overrides["storage.redis_url"] = args.redis_url
     if getattr(args, "recrawl", False):
         overrides["crawl.recrawl"] = True
     if getattr(args, "no_llm", False):
@@ -229,7 +242,7 @@ def _main(argv: Sequence[str] | None) -> int:
     _setup_logging(cfg)
     if args.command == "run":
         return _run_crawl(cfg, args.seeds)
-    state_dir = _existing_state_dir(cfg)
+    state_dir = existing_state_dir(cfg)
     if args.command == "stats":
         if args.history:
             return asyncio.run(_history(cfg, state_dir, as_json=args.json))
@@ -294,38 +307,8 @@ def _print_summary(summary: CrawlSummary, path: Path) -> None:
 
 
 # -- stats and dlq -------------------------------------------------------------------------------
-def _existing_state_dir(cfg: Config) -> Path:
-    state_dir = Path(cfg.crawl.state_dir)
-    if not (state_dir / "lock").exists() and not any(state_dir.glob("state.*")):
-        raise ConfigError("--state-dir", str(state_dir), "the state directory of an earlier run")
-    return state_dir
-
-
-@contextlib.asynccontextmanager
-async def _open_state(
-    cfg: Config, state_dir: Path, *, read_only: bool = False
-) -> AsyncIterator[Storage]:
-    """The state dir's storage for commands that are not a crawl: under its lock to change it,
-    read-only and without the lock to read it (a crawl may be running)."""
-    with contextlib.ExitStack() as stack:
-        if not read_only:
-            stack.enter_context(StateLock(state_dir))
-        storage = open_storage(
-            cfg.storage.backend,
-            state_dir,
-            cfg.storage.redis_url,
-            lease_timeout_s=cfg.storage.lease_timeout_s,
-            read_only=read_only,
-        )
-        await storage.open()
-        try:
-            yield storage
-        finally:
-            await storage.close()
-
-
 async def _history(cfg: Config, state_dir: Path, *, as_json: bool) -> int:
-    async with _open_state(cfg, state_dir, read_only=True) as storage:
+    async with open_state(cfg, state_dir, read_only=True) as storage:
         runs = await load_history(storage)
     if as_json:
         print(json.dumps([r.to_dict() for r in runs], indent=2))
@@ -354,7 +337,7 @@ async def _history(cfg: Config, state_dir: Path, *, as_json: bool) -> int:
 
 
 async def _stats(cfg: Config, state_dir: Path, *, as_json: bool) -> int:
-    async with _open_state(cfg, state_dir, read_only=True) as storage:
+    async with open_state(cfg, state_dir, read_only=True) as storage:
         counts = await storage.counts()
         entries = await storage.dlq_list()
     by_category: dict[str, int] = {}
@@ -382,8 +365,15 @@ async def _dlq(cfg: Config, state_dir: Path, args: argparse.Namespace) -> int:
     if cmd in ("retry", "purge") and not args.all and not args.ids:
         raise ConfigError(f"dlq {cmd}", "", "--all or at least one entry ID")
     if cmd == "retry":
-        return await _dlq_retry(cfg, state_dir, None if args.all else list(args.ids))
-    async with _open_state(cfg, state_dir, read_only=cmd != "purge") as storage:
+        ids = None if args.all else list(args.ids)
+        if args.requeue_only:
+            async with open_state(cfg, state_dir) as storage:
+                n = await storage.dlq_requeue(ids)
+                await storage.commit()
+            print(f"re-queued {n} entries", file=sys.stderr)
+            return EXIT_OK
+        return await _dlq_retry(cfg, state_dir, ids)
+    async with open_state(cfg, state_dir, read_only=cmd != "purge") as storage:
         if cmd == "list":
             entries = await storage.dlq_list(args.category, args.host, args.since)
             _print_entries(entries, as_json=args.json)
@@ -428,9 +418,9 @@ def _print_entries(entries: Sequence[DLQEntry], *, as_json: bool) -> None:
 
 
 async def _dlq_retry(cfg: Config, state_dir: Path, ids: list[int] | None) -> int:
-    if not cfg.crawl.out:
+    if not cfg.crawl.out and cfg.storage.backend != "redis":
         # Results of a retry go where the crawl that filled the DLQ wrote its own.
-        async with _open_state(cfg, state_dir) as storage:
+        async with open_state(cfg, state_dir) as storage:
             out = await storage.get_meta("out_path")
         if out:
             cfg = cfg.model_copy(update={"crawl": cfg.crawl.model_copy(update={"out": out})})

@@ -351,7 +351,8 @@ class RedisStorage(RedisDLQ):
         """Send every staged write, and the results file offset, in one MULTI/EXEC. An ack whose
         lease was lost since :meth:`fence_acks` (a worker stalled for ``lease_timeout_s``
         between the two) is refused by Redis and logged as an error: its line was written."""
-        self._writable()
+        if self.read_only:
+            return  # nothing can be staged
         async with self._lock():
             await self._commit(out_path, out_offset)
 
