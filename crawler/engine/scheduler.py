@@ -1,6 +1,8 @@
 """The dispatcher: leases URLs from storage and hands each to a worker when its host admits it.
 
-One task leases in batches and holds the leases per host; workers only ever wait on a queue. A
+One task leases in batches (on a shared store only what it can start now, at most ``per_host``
+of a host, so that workers split a small frontier: docs/workers.md) and holds the leases per
+host; workers only ever wait on a queue. A
 host admits a request when robots.txt, a Retry-After pause, its breaker, its throttle and (for a
 retry) the retry budget allow it (:meth:`HostRegistry.admit`, which returns an
 :class:`~crawler.engine.hosts.Admission` the worker settles). Leases of a host that must wait

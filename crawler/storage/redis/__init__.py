@@ -85,6 +85,7 @@ from crawler.errors import ConfigError, StorageError
 from crawler.records import PageState
 from crawler.storage.base import FrontierCounts, Lease
 from crawler.storage.redis.dlq import DEAD_LETTER_RETRIES, RedisDLQ
+from crawler.storage.redis.leases import RedisLeases
 from crawler.storage.redis.outage import OUTAGE_ERRORS, Outage
 from crawler.web.urls import host_key
 
@@ -198,7 +199,7 @@ def _page_from(url: str, due_at: float, text: str) -> PageState:
     return PageState.from_json(url, due_at, data if isinstance(data, dict) else {})
 
 
-class RedisStorage(RedisDLQ):
+class RedisStorage(RedisLeases, RedisDLQ):
     """The :class:`~crawler.storage.base.Storage` contract on a Redis server, shared by workers.
 
     ``url`` is a redis-py URL (``redis://``, ``rediss://``, ``unix://``); ``namespace`` keeps one
@@ -448,75 +449,6 @@ class RedisStorage(RedisDLQ):
             self._committed_offsets[offset[0]] = offset[1]
         if cancelled:
             raise asyncio.CancelledError
-
-    # -- leases: fencing and renewal (docs/workers.md) ------------------------------------------
-    async def fence_acks(self) -> set[str]:
-        """Before the results lines of the staged acks are written: check that each staged ack's
-        lease still holds its URL and extend it past the coming commit. The URLs whose lease was
-        lost are returned, their acks and page states dropped: the caller drops their lines.
-        Also renews the other held leases that have used half their time."""
-        self._writable()
-        async with self._lock():
-            if not self._acks:
-                return set()
-            acks = dict(self._acks)
-            lost = await self._renew({u: le.fence for u, (le, _) in acks.items()})
-            dropped: set[str] = set()
-            for url in lost:
-                staged = self._acks.get(url)
-                if staged is None or url not in acks or staged[0].fence != acks[url][0].fence:
-                    continue
-                del self._acks[url]
-                self._pages.pop(url, None)
-                self._held.pop(url, None)
-                self._delta[1] += 1  # the staged ack counted the URL as done; it is not ours
-                self._delta[2] -= 1
-                dropped.add(url)
-                log.warning(
-                    "The lease of %s lapsed before its results line was written: dropped "
-                    "(another worker may have it now)",
-                    url,
-                )
-            return dropped
-
-    async def renew_leases(self) -> set[str]:
-        """Extend every held lease that has used half its time; returns the URLs whose lease
-        was lost (another worker may have them now). The background renewer calls this every
-        quarter of ``lease_timeout_s``."""
-        return await self._renew({})
-
-    async def _renew(self, also: dict[str, int]) -> set[str]:
-        clock = self._clock()
-        half = self.lease_timeout_s / 2
-        wanted = dict(also)
-        for url, (expiry, fence) in list(self._held.items()):
-            if expiry - clock < half:
-                wanted.setdefault(url, fence)
-        if not wanted:
-            return set()
-        expiry = clock + self.lease_timeout_s
-        args: list[_Arg] = [repr(expiry), self._owner]
-        for url, fence in wanted.items():
-            args += [url, fence]
-        lost = set(await self._script("renew", args))
-        for url, fence in wanted.items():
-            held = self._held.get(url)
-            if held is None or held[1] != fence:
-                continue
-            if url in lost:
-                log.warning("The lease of %s was lost (it expired and was reclaimed)", url)
-            else:
-                self._held[url] = (expiry, fence)
-        return lost
-
-    async def _renew_loop(self) -> None:
-        interval = self.lease_timeout_s / 4
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.renew_leases()
-            except StorageError as exc:  # the crawl's own calls report an outage that lasts
-                log.warning("Renewing leases failed: %s", exc)
 
     async def out_offset(self, out_path: str) -> int | None:
         """The committed byte offset of this machine's results file at ``out_path``."""
