@@ -32,7 +32,7 @@ TOML_HEADER = """\
 MARKDOWN_PREAMBLE = """\
 # Configuration reference
 
-<!-- Generated from crawler/config.py by `python -m crawler.config_docs`; do not edit by hand. -->
+<!-- Generated from crawler/config/ by `python -m crawler.config_docs`; do not edit by hand. -->
 
 The crawler reads one TOML file (`crawler run --config PATH`); every key is optional and
 defaults to the value below (the shipped `config.toml` lists them all). Types are strict:

@@ -206,7 +206,7 @@ async def test_tls_to_plain_http_is_tls_error(site: TestSite, fetcher: Fetcher) 
 
 
 def test_every_translation_lands_in_our_tree() -> None:
-    from crawler.web.fetch import translate
+    from crawler.web.fetch_errors import translate
 
     for exc in [OSError(104, "reset"), ValueError("bad"), RuntimeError("?"), TimeoutError()]:
         assert isinstance(translate(exc, "http://x/"), FetchError)
@@ -221,7 +221,7 @@ def test_every_aiohttp_exception_is_translated() -> None:
 
     import aiohttp
 
-    from crawler.web.fetch import TRANSLATIONS
+    from crawler.web.fetch_errors import TRANSLATIONS
 
     own_rows = TRANSLATIONS[:-2]  # OSError and ValueError are the last resorts
     foreign = [

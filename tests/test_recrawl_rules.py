@@ -9,11 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crawler.config import FetchConfig, RecrawlConfig
+from crawler.decide.hints import MAX_FALSE_SAME, Evidence, HintBook
 from crawler.decide.recrawl import (
-    MAX_FALSE_SAME,
     Change,
-    Evidence,
-    HintBook,
     Schedule,
     Visit,
     VisitRules,

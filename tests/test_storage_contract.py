@@ -26,6 +26,7 @@ from crawler.records import DLQEntry, PageState
 from crawler.storage import FrontierCounts, Lease, SQLiteStorage, Storage, open_storage
 from crawler.storage import sqlite as sqlite_backend
 from crawler.storage.redis import RedisStorage, namespace_for, redis_target
+from crawler.storage.sqlite import schema as sqlite_schema
 from tests.redis_server import redis_url_fixture  # noqa: F401 - the redis_url fixture
 
 BACKENDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
@@ -716,14 +717,14 @@ async def test_lease_queries_use_the_index(tmp_path: Path) -> None:
         assert db is not None
         queries: list[tuple[str, tuple[Any, ...]]] = [
             (
-                sqlite_backend._LEASE_FRESH_SQL.format(exclude=sqlite_backend._exclude(["h"])),
+                sqlite_schema.LEASE_FRESH_SQL.format(exclude=sqlite_backend._exclude(["h"])),
                 ("h", 5),
             ),
-            (sqlite_backend._LEASE_DUE_SQL.format(exclude=""), (1.0, 5)),
-            (sqlite_backend._NEXT_READY_SQL.format(exclude=""), ()),
-            (sqlite_backend._HOST_FRESH_SQL, ("h", 5)),
-            (sqlite_backend._HOST_DUE_SQL, ("h", 1.0, 5)),
-            (sqlite_backend._HOST_NEXT_READY_SQL, ("h",)),
+            (sqlite_schema.LEASE_DUE_SQL.format(exclude=""), (1.0, 5)),
+            (sqlite_schema.NEXT_READY_SQL.format(exclude=""), ()),
+            (sqlite_schema.HOST_FRESH_SQL, ("h", 5)),
+            (sqlite_schema.HOST_DUE_SQL, ("h", 1.0, 5)),
+            (sqlite_schema.HOST_NEXT_READY_SQL, ("h",)),
         ]
         for sql, params in queries:
             plan = " | ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params))
@@ -749,7 +750,7 @@ async def test_writes_are_one_transaction_until_commit(tmp_path: Path) -> None:
         try:
             assert other.execute("SELECT count(*) FROM urls").fetchone() == (0,)
             await store.commit()
-            assert other.execute("SELECT status FROM urls").fetchall() == [(sqlite_backend.LEASED,)]
+            assert other.execute("SELECT status FROM urls").fetchall() == [(sqlite_schema.LEASED,)]
         finally:
             other.close()
     finally:

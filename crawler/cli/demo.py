@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -211,7 +212,7 @@ def _report(
             e.url.removeprefix(base),
             e.error["category"],
             str(e.attempts),
-            str(e.error["message"])[:70],
+            _headline(str(e.error["message"])),
             e.analysis["suggested_action"],
             str(e.context.get("analysis_source", "rules")),
         )
@@ -219,3 +220,8 @@ def _report(
     console.print(f"Summary: {summary.headline()}")
     console.print(f"Requests the site received per path: {dict(sorted(site.hits.items()))}")
     sys.stdout.flush()
+
+
+def _headline(message: str) -> str:
+    """A DLQ message for the table: the verdict before its reasons, cut at a word."""
+    return textwrap.shorten(message.split("; ")[0], width=70, placeholder=" …")

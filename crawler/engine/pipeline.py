@@ -21,17 +21,14 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from crawler.config import Config
 from crawler.decide.blocks import CONFIDENT_SCORE, Band, PageKind, PageVerdict, judge_page
-from crawler.decide.classify import classify
-from crawler.decide.page_features import head_bytes
 from crawler.decide.recrawl import Visit
-from crawler.decide.soft404 import ProbeAnswer, ProbeBook
 from crawler.engine.failure_handler import FailureHandler, FailureOutcome
 from crawler.engine.hosts import Admission, HostRegistry, Purpose
+from crawler.engine.probes import SoftNotFoundProber
 from crawler.engine.revisit import FIRST_VISIT, Recrawl
 from crawler.engine.robots_gate import RobotsGate
 from crawler.engine.sitemaps import SitemapFeeder
@@ -56,7 +53,6 @@ log = logging.getLogger("crawler")
 
 EXCERPT_CHARS = 2048  # of a rejected page's text, for the DLQ entry and the LLM
 USER_MARKER_SCAN_CHARS = 16_384  # how much of a page [fetch] block_markers are looked for in
-PROBE_WAIT_S = 0.05  # a URL whose prefix is being probed comes back this much later
 
 # What processing one lease ends with: the stored page, the failure path's outcome, or None
 # when the URL was handed back untouched (a deferral: not an attempt).
@@ -108,9 +104,17 @@ class Pipeline:
         self._judge = judge
         self._llm_allowed = llm_allowed
         self._rng = rng
-        self._probing = config.soft404.probe
-        self._probes = ProbeBook(depth=config.soft404.prefix_depth)
-        self._probing_now: set[str] = set()
+        self.prober = SoftNotFoundProber(
+            config,
+            storage=storage,
+            fetcher=fetcher,
+            analytics=analytics,
+            counters=counters,
+            clock=clock,
+            rng=rng,
+            check_hop=self._check_hop,
+            links_added=lambda: self.links_added(),
+        )
         self._acks_since_commit = 0
         self.recrawl = Recrawl(
             config,
@@ -170,8 +174,9 @@ class Pipeline:
                 links_added=self.links_added,
             )
             return None
-        if admission.purpose is Purpose.PAGE and self._needs_probe(lease):
-            return await self._probe(lease, admission)
+        if admission.purpose is Purpose.PAGE and self.prober.needs_probe(lease):
+            await self.prober.probe(lease, admission)
+            return None
         if admission.purpose is Purpose.ROBOTS:
             await self._robots.fetch(state, admission, lease.url)
             # The URL itself waits for its own admission (Crawl-delay applies from now on).
@@ -306,7 +311,7 @@ class Pipeline:
             headers=resp.headers,
             url=lease.url,
             final_url=resp.final_url,
-            probe=self._probes.get(lease.url) if self._probing else None,
+            probe=self.prober.answer_for(lease.url),
             soft404_similarity=self._config.soft404.similarity,
         )
         marker = self._user_marker(text)
@@ -335,75 +340,6 @@ class Pipeline:
             return None
         head = text[:USER_MARKER_SCAN_CHARS].lower()
         return next((m for m in markers if m in head), None)
-
-    # -- soft-404 probes -------------------------------------------------------------------------
-    def _needs_probe(self, lease: Lease) -> bool:
-        return self._probing and self._probes.get(lease.url) is None
-
-    async def _probe(self, lease: Lease, admission: Admission) -> Outcome:
-        """Spend ``admission`` on the soft-404 probe of ``lease``'s prefix, then hand the URL
-        back for its own admission (not an attempt). One probe per prefix at a time: a URL whose
-        prefix is being probed waits a moment."""
-        key = self._probes.key(lease.url)
-        state = admission.state
-        probe = self._probes.plan(lease.url, self._rng)
-        if key in self._probing_now or probe is None:
-            admission.cancel()
-            await self._storage.nack(
-                lease, self._clock() + PROBE_WAIT_S, lease.attempts, lease.tries
-            )
-            return None
-        if state.robots is not None and not state.robots.allowed(probe):
-            admission.cancel()  # no probe where robots.txt says no: the rules decide alone
-            self._probes.put(lease.url, ProbeAnswer(status=0))
-            await self._storage.nack(lease, 0.0, lease.attempts, lease.tries)
-            return None
-        self._probing_now.add(key)
-        try:
-            self._probes.put(lease.url, await self._fetch_probe(probe, admission))
-        finally:
-            self._probing_now.discard(key)
-        await self._storage.nack(lease, 0.0, lease.attempts, lease.tries)
-        self.links_added()
-        return None
-
-    async def _fetch_probe(self, probe: str, admission: Admission) -> ProbeAnswer:
-        """A probe is a request like any other (counted, admitted, its redirects checked, its
-        outcome taught to the host's breaker and throttle) but it is never stored, retried or
-        dead-lettered: a probe that fails leaves the prefix without a probe answer this run."""
-        self._counters.requests += 1
-        self._analytics.count("requests")
-        started = self._clock()
-        try:
-            resp = await self._fetcher.fetch(probe, hop_check=self._check_hop)
-        except HTTPStatusError as exc:
-            now = self._clock()
-            admission.success(now, now - started, status=exc.status or 0, nbytes=0)
-            return ProbeAnswer(status=exc.status or 0)
-        except FetchError as exc:
-            now = self._clock()
-            record = classify(
-                exc,
-                url=probe,
-                host=admission.host,
-                attempt=1,
-                now=datetime.fromtimestamp(now, UTC),
-                retry_http_codes=self._config.retry.retry_http_codes,
-            )
-            admission.failure(now, record, now - started)
-            return ProbeAnswer(status=0)
-        except BaseException:
-            admission.cancel()
-            raise
-        now = self._clock()
-        admission.success(now, now - started, status=resp.status, nbytes=len(resp.body))
-        text, encoding = decode_body(resp.body, resp.content_type)
-        return ProbeAnswer.from_response(
-            resp.status,
-            head_bytes(resp.body, text, encoding),
-            requested_url=probe,
-            final_url=resp.final_url,
-        )
 
     async def _store(
         self,

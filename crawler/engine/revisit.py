@@ -24,9 +24,9 @@ import logging
 from collections.abc import Callable, Sequence
 
 from crawler.config import Config
+from crawler.decide.hints import HintBook
 from crawler.decide.recrawl import (
     Change,
-    HintBook,
     Outcome,
     Schedule,
     Visit,

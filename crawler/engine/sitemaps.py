@@ -15,7 +15,7 @@ What it feeds (parsing is :mod:`crawler.web.sitemaps`):
 * a URL the crawl does not know yet is added at depth 1 (when ``max_depth`` allows);
 * a stored page whose ``<lastmod>`` is newer than its last visit, and which this run has not
   visited yet, is revisited now — unless the host's lastmods have proved wrong
-  (:class:`~crawler.decide.recrawl.HintBook`); every lastmod seen for a stored page is kept for
+  (:class:`~crawler.decide.hints.HintBook`); every lastmod seen for a stored page is kept for
   the run, so its revisit can check the hint.
 """
 
