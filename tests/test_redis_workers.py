@@ -263,3 +263,27 @@ def test_read_only_commands_refuse_an_empty_namespace(
     assert main([*argv, "--state-dir", str(tmp_path / "new")]) == 2
     assert "is empty" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
+
+
+async def test_dlq_retry_requeue_only_puts_urls_back_into_the_shared_frontier(
+    site: TestSite,
+    make_config: Callable[..., Config],
+    tmp_path: Path,
+    redis_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    site.add("/", Page(title="Home", links=["/gone"]))
+    site.add("/gone", Status(404))
+    shared = f"{redis_url}?namespace=retry-{uuid.uuid4().hex}"
+    cfg = worker(make_config, tmp_path, "w1", shared)
+    async with AdaptiveCrawler(cfg) as crawler:
+        await crawler.run([site.url("/")])
+    fresh = str(tmp_path / "elsewhere")
+    argv = ["dlq", "retry", "--all", "--requeue-only", "--redis-url", shared, "--state-dir", fresh]
+    assert await asyncio.to_thread(main, argv) == 0
+    assert "re-queued 1 entries" in capsys.readouterr().err
+    argv = ["stats", "--json", "--redis-url", shared, "--state-dir", fresh]
+    assert await asyncio.to_thread(main, argv) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert (stats["pending"], stats["done"], stats["dlq_items"]) == (1, 1, 1)
+    assert not Path(fresh).exists()  # nothing was written on this machine
