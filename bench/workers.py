@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/workers.py                      # the 10,000-page site, 1 2 4 workers
     .venv/bin/python bench/workers.py --pages 1000 --workers 1 2 --repeat 3
+    .venv/bin/python bench/workers.py --workers 0 1 --repeat 5   # 0: SQLite, the same-run baseline
 
 For each worker count N the same generated site (``gen_site.py``, served by nginx: ``nginx.py``)
 is crawled by N separate ``crawler run`` processes that share one frontier through a namespace of
@@ -121,8 +122,10 @@ class Redis:
 
 
 def write_config(site: Site, work: Path, redis_url: str, args: argparse.Namespace) -> Path:
-    """The bench config of bench/run.py, with the Redis backend."""
+    """The bench config of bench/run.py, with the Redis backend (``redis_url`` "": SQLite)."""
     path = crawler_config(site, work / "bench.toml", args.concurrency, args.per_host_concurrency)
+    if not redis_url:
+        return path
     text = path.read_text().replace(
         'backend = "sqlite"', f'backend = "redis"\nredis_url = "{redis_url}"'
     )
@@ -131,11 +134,15 @@ def write_config(site: Site, work: Path, redis_url: str, args: argparse.Namespac
 
 
 def one_run(site: Site, redis: Redis, n: int, args: argparse.Namespace) -> Run:
+    """``n`` Redis workers; ``n`` 0: one worker on SQLite (the same-run baseline)."""
+    sqlite = n == 0
     work = OUT / "workers" / f"n{n}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     namespace = f"bench-{n}-{uuid.uuid4().hex[:8]}"
-    config = write_config(site, work, f"{redis.url}?namespace={namespace}", args)
+    shared = "" if sqlite else f"{redis.url}?namespace={namespace}"
+    config = write_config(site, work, shared, args)
+    n = max(1, n)
     cpu0, calls0, mem0 = redis.snapshot()
     usages: list[tuple[int, float]] = []
     lock = threading.Lock()
@@ -192,7 +199,7 @@ def one_run(site: Site, redis: Redis, n: int, args: argparse.Namespace) -> Run:
         f"crawler:{{{namespace}}}:*",
     )
     return Run(
-        workers=n,
+        workers=0 if sqlite else n,
         wall_s=wall,
         pages=check.distinct - check.unexpected,
         exact=check.exact and codes == [0] * n,
@@ -212,7 +219,9 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=10_000)
     ap.add_argument("--hosts", type=int, default=8)
     ap.add_argument("--port", type=int, default=gen_site.DEFAULT_PORT)
-    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2, 4], help="0: one worker on SQLite"
+    )
     ap.add_argument("--concurrency", type=int, default=64, help="per worker")
     ap.add_argument("--per-host-concurrency", type=int, default=8, help="per worker")
     ap.add_argument("--repeat", type=int, default=1)
@@ -230,7 +239,8 @@ def main() -> None:
                     run = one_run(site, redis, n, args)
                     runs[n].append(run)
                     print(
-                        f"  {n} worker(s): {run.pages_per_s:,.0f} pages/s  {run.detail}", flush=True
+                        f"  {n or 'sqlite'} worker(s) {run.pages_per_s:,.0f} pages/s  {run.detail}",
+                        flush=True,
                     )
     finally:
         redis.stop()
@@ -245,7 +255,7 @@ def main() -> None:
     print(head)
     for n, r in kept.items():
         print(
-            f"{n:>7} {r.pages_per_s:>8,.0f} {r.wall_s:>7.1f} "
+            f"{'sqlite' if n == 0 else n:>7} {r.pages_per_s:>8,.0f} {r.wall_s:>7.1f} "
             f"{1000 * r.per_page(r.worker_cpu_s):>18.2f} {1000 * r.per_page(r.redis_cpu_s):>17.3f} "
             f"{r.per_page(r.round_trips):>16.2f} {r.per_page(r.redis_commands):>15.1f} "
             f"{r.used_memory_delta / max(1, r.urls):>9.0f}  {r.per_worker_pages}"
