@@ -83,8 +83,10 @@ def render_config(
     fault_rate: float = 0.0,
     fault_attempts: int = 1,
     workers: int = 1,
+    access_log: bool = False,
 ) -> str:
-    """The nginx.conf text serving ``site``; runtime files go under ``workdir``."""
+    """The nginx.conf text serving ``site``; runtime files go under ``workdir``. ``access_log``:
+    one line a request in ``workdir/access.log``, ``STATUS BYTES_SENT`` (headers included)."""
     if not 0.0 <= fault_rate <= 1.0:
         raise ValueError(f"fault_rate must be within [0, 1], got {fault_rate}")
     faults = fault_rate > 0.0
@@ -98,7 +100,6 @@ def render_config(
         f"error_log {workdir}/error.log warn;",
         "events { worker_connections 4096; multi_accept on; }",
         "http {",
-        "    access_log off;",
         "    types { text/html html; text/plain txt; application/xml xml; }",
         "    default_type application/octet-stream;",
         "    sendfile on; tcp_nopush on; tcp_nodelay on;",
@@ -107,6 +108,13 @@ def render_config(
         "    open_file_cache max=50000 inactive=120s; open_file_cache_valid 600s;",
         "    server_tokens off;",
     ]
+    if access_log:
+        lines += [
+            "    log_format sent '$status $bytes_sent';",
+            f"    access_log {workdir}/access.log sent;",
+        ]
+    else:
+        lines.append("    access_log off;")
     lines += [f"    {kind}_temp_path {workdir}/tmp/{kind};" for kind in _TEMP_KINDS]
     if faults:
         lines.append("    lua_shared_dict faults 64m;")
@@ -140,8 +148,10 @@ class Nginx:
         fault_rate: float = 0.0,
         fault_attempts: int = 1,
         workers: int = 1,
+        access_log: bool = False,
     ) -> None:
         self.site = site
+        self.access_log = access_log
         self.workdir = workdir.resolve()
         self.fault_rate = fault_rate
         self.fault_attempts = fault_attempts
@@ -166,6 +176,7 @@ class Nginx:
                 fault_rate=self.fault_rate,
                 fault_attempts=self.fault_attempts,
                 workers=self.workers,
+                access_log=self.access_log,
             )
         )
         cmd = ["nginx", "-p", str(self.workdir), "-e", str(self.workdir / "error.log")]

@@ -9,16 +9,18 @@ is not the other benchmarks' site) and served by nginx (gzip_static, ETag and La
 ``if_modified_since exact``: nginx's defaults). Each run is ``crawler run ... --recrawl`` with
 ``[recrawl] min_interval_s = 0`` and ``initial_interval_s = 0``, so every stored page is due at
 the next run; ``bench/mutate_site.py`` edits the pages between runs 1 and 2. The table gives, per
-run: requests, bytes received (the summary's ``bytes_downloaded``, decoded), 304s, pages found
-changed, the crawl's own duration (the summary's ``duration_s``), wall time from spawn to exit and
-CPU time, each also as a share of the first crawl. Results go to
-``bench/out/recrawl.json``.
+run: requests, bytes received (the summary's ``bytes_downloaded``: bodies after gzip is undone),
+bytes on the wire (nginx's ``$bytes_sent``, headers and gzip included, from its access log), 304s,
+pages found changed, the crawl's own duration (the summary's ``duration_s``), wall time from spawn
+to exit and CPU time, each also as a share of the first crawl, and the load average before each
+run. Results go to ``bench/out/recrawl.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -40,6 +42,26 @@ RECRAWL = """
 min_interval_s = 0.0
 initial_interval_s = 0.0
 """
+
+
+NGINX_DIR = OUT / "nginx-recrawl"
+
+
+def served(site: gen_site.Site, work: Path, name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One run against a fresh nginx (its open_file_cache keeps a file's mtime, its ETag, for up
+    to 10 minutes, and would answer 304 for a page edited since); what nginx sent is added."""
+    log = NGINX_DIR / "access.log"
+    log.unlink(missing_ok=True)
+    load = os.getloadavg()[0]
+    with Nginx(site, NGINX_DIR, access_log=True):
+        row = crawl(site, work, name, args)
+    statuses: dict[str, int] = {}
+    sent = 0
+    for line in log.read_text().splitlines():
+        status, nbytes = line.split()
+        statuses[status] = statuses.get(status, 0) + 1
+        sent += int(nbytes)
+    return {**row, "wire_bytes": sent, "nginx_statuses": statuses, "load_before": load}
 
 
 def crawl(site: gen_site.Site, work: Path, name: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -75,21 +97,30 @@ def crawl(site: gen_site.Site, work: Path, name: str, args: argparse.Namespace) 
 
 def table(rows: list[dict[str, Any]]) -> str:
     first = rows[0]
-    cols = ("requests", "bytes_downloaded", "duration_s", "wall_s", "cpu_s")
-    head = "| run | requests | bytes | 304s | new | changed | crawl s | wall s | CPU s |"
-    lines = [head, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    cols = ("requests", "bytes_downloaded", "wire_bytes", "duration_s", "wall_s", "cpu_s")
+    head = (
+        "| run | requests | bytes (decoded) | bytes (wire) | 304s | new | changed | crawl s"
+        " | wall s | CPU s | load |"
+    )
+    lines = [head, "| --- |" + " ---: |" * 10]
     for r in rows:
         share = {
             c: f" ({r[c] / first[c]:.0%})" if r is not first and first[c] else "" for c in cols
         }
         lines.append(
             f"| {r['run']} | {r['requests']:,}{share['requests']} "
-            f"| {r['bytes_downloaded'] / 1e6:.1f} MB{share['bytes_downloaded']} "
+            f"| {_mb(r['bytes_downloaded'])}{share['bytes_downloaded']} "
+            f"| {_mb(r['wire_bytes'])}{share['wire_bytes']} "
             f"| {r['not_modified']:,} | {r['pages_new']:,} | {r['pages_changed']:,} "
             f"| {r['duration_s']:.1f}{share['duration_s']} "
-            f"| {r['wall_s']:.1f}{share['wall_s']} | {r['cpu_s']:.1f}{share['cpu_s']} |"
+            f"| {r['wall_s']:.1f}{share['wall_s']} | {r['cpu_s']:.1f}{share['cpu_s']} "
+            f"| {r['load_before']:.2f} |"
         )
     return "\n".join(lines)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -105,19 +136,13 @@ def main(argv: list[str] | None = None) -> None:
     work = OUT / "recrawl"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    rows: list[dict[str, Any]] = []
-    # A fresh nginx for each run: its open_file_cache keeps a file's mtime (its ETag) for up to
-    # 10 minutes, and would answer 304 for a page edited since.
-    with Nginx(site, OUT / "nginx-recrawl"):
-        rows.append(crawl(site, work, "first crawl", args))
+    rows: list[dict[str, Any]] = [served(site, work, "first crawl", args)]
     check = check_output(site, work / "results.jsonl")
     if not check.exact:
         sys.exit(f"first crawl incomplete: {check}")
     edited = mutate_site.mutate(site, args.share, 1)
-    with Nginx(site, OUT / "nginx-recrawl"):
-        rows.append(crawl(site, work, f"recrawl, {edited:,} pages edited", args))
-    with Nginx(site, OUT / "nginx-recrawl"):
-        rows.append(crawl(site, work, "recrawl, nothing edited", args))
+    rows.append(served(site, work, f"recrawl, {edited:,} pages edited", args))
+    rows.append(served(site, work, "recrawl, nothing edited", args))
     if rows[1]["pages_changed"] != edited or rows[2]["pages_changed"] != 0:
         sys.exit(f"changes not found as expected: {rows}")
     print(table(rows))

@@ -310,3 +310,36 @@ def test_median_keeps_the_middle_run() -> None:
 
     assert run._median([m(1.0), m(4.0), m(2.0)]).wall_s == 2.0
     assert run._median([m(1.0), m(2.0)]).wall_s == 2.0  # the lower rate of the middle two
+
+
+@needs_nginx
+async def test_mutate_site_edits_its_share_and_nginx_sees_the_change(tmp_path: Path) -> None:
+    import mutate_site
+
+    small = gen_site.generate(tmp_path / "site", pages=200, hosts=2, port=_free_port())
+    chosen = mutate_site.chosen(small, 0.1, 1)
+    assert chosen == mutate_site.chosen(small, 0.1, 1)  # the same command edits the same pages
+    assert 10 <= len(chosen) <= 30
+    edited, kept = chosen[0], next(g for g in range(small.pages) if g not in chosen)
+    urls = {g: small.host_addr(g % small.hosts) for g in (edited, kept)}
+    paths = {g: gen_site.page_path(small.seed, g % small.hosts, g // small.hosts) for g in urls}
+    workdir = tmp_path / "ng"
+    async with aiohttp.ClientSession() as session:
+        etags: dict[int, str] = {}
+        with Nginx(small, workdir):
+            for g in urls:
+                async with session.get(f"http://{urls[g]}{paths[g]}") as resp:
+                    etags[g] = resp.headers["ETag"]
+        assert mutate_site.mutate(small, 0.1, 1) == len(chosen)
+        page = mutate_site.file_of(small, edited)
+        html = page.read_bytes()
+        assert b"(update 1)</title>" in html
+        assert gzip.decompress(page.with_name(page.name + ".gz").read_bytes()) == html
+        with Nginx(small, workdir, access_log=True):  # a fresh nginx: no cached mtimes
+            for g, want in ((edited, 200), (kept, 304)):
+                headers = {"If-None-Match": etags[g]}
+                async with session.get(f"http://{urls[g]}{paths[g]}", headers=headers) as resp:
+                    assert resp.status == want, g
+    logged = [line.split() for line in (workdir / "access.log").read_text().splitlines()]
+    assert [status for status, _ in logged] == ["200", "304"]
+    assert all(int(sent) > 0 for _, sent in logged)

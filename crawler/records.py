@@ -291,7 +291,7 @@ class CrawlSummary:
     pages_new: int = 0
     pages_changed: int = 0
     pages_unchanged: int = 0  # 304s and full downloads whose digest had not changed
-    not_modified: int = 0  # 304 answers to conditional requests
+    not_modified: int = 0  # 304 answers (a 304 nobody asked for too: docs/recrawl.md)
     pages_gone: int = 0
     bytes_downloaded: int = 0  # response bodies received, decoded (error excerpts included)
 

@@ -160,6 +160,10 @@ def test_intervals_adapt_to_how_often_pages_change(tmp_path: Path) -> None:
     for i in range(3):
         assert fetched[f"/live/{i}"] == 30
         assert 8 <= fetched[f"/static/{i}"] <= 12, fetched
+    # Exactly: due = that night's start + 1 day x 1.4^k (1, 1.4, 1.96, 2.74, 3.84, 5.38, 7.53,
+    # 10.5 days); a page is fetched the first night at or after its due time.
+    static_nights = [n for n, (_, r) in enumerate(runs) if r["/static/0"]]
+    assert static_nights == [0, 1, 3, 5, 8, 12, 18, 26]
     assert fetched["/fixed/0"] == 30  # the override: every day, never adapted
     got = states(tmp_path)
     assert got["/live/0"].interval_s == 3600.0

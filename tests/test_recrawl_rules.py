@@ -264,3 +264,26 @@ async def test_a_304_to_a_conditional_request_is_a_response() -> None:
             with pytest.raises(HTTPStatusError) as info:  # nobody asked: still an error
                 await fetcher.fetch(plain.url("/x"))
             assert info.value.status == 304
+
+
+# -- the docs ---------------------------------------------------------------------------------
+def test_docs_recrawl_names_every_key_and_constant() -> None:
+    """docs/recrawl.md is the reference the code cites: every [recrawl] key, the interval
+    constants and the summary fields are in it."""
+    from pathlib import Path
+
+    from crawler.records import CrawlSummary
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "recrawl.md").read_text("utf-8")
+    for key in RecrawlConfig.model_fields:
+        assert f"`{key}`" in text or f"`[recrawl] {key}`" in text, key
+    defaults = RecrawlConfig()
+    assert f"(**{defaults.grow_factor}**)" in text
+    assert f"(**{defaults.shrink_factor}**)" in text
+    assert MAX_FALSE_SAME == 2
+    assert "**two** such findings" in text
+    summary = CrawlSummary().to_dict()
+    for field in ("pages_new", "pages_changed", "pages_unchanged", "not_modified", "pages_gone"):
+        assert field in summary
+        assert f"| `{field}` |" in text, field
+    assert "| `bytes_downloaded` |" in text

@@ -60,8 +60,8 @@ class RecrawlConfig(Section):
     audit_every: int = Field(
         8,
         ge=0,
-        description="every Nth revisit of a page is sent without validators, to check that the "
-        "host's 304s are honest; 0 = never",
+        description="every Nth answered revisit of a page (never the first) is sent without "
+        "validators, to check that the host's 304s are honest; 0 = never",
     )
     sitemaps: bool = Field(
         True, description="read the hosts' sitemaps (robots.txt Sitemap: lines, else /sitemap.xml)"
@@ -76,17 +76,24 @@ class RecrawlConfig(Section):
         50_000, ge=1, description="entries read from one sitemap file (the protocol's limit)"
     )
     hint_min_samples: int = Field(
-        5, ge=1, description="checked hints (lastmod, validators) before a host's are judged"
+        5,
+        ge=1,
+        description="a host's sitemap <lastmod> values that predicted a change and were checked by "
+        "a revisit before they are judged (its 304s are judged apart: two that hid a change "
+        "end conditional requests to the host)",
     )
     hint_min_accuracy: float = Field(
         0.5,
         ge=0,
         le=1,
-        description="share of a host's hints that must have predicted change correctly; below "
-        "it the host's hints are ignored",
+        description="share of those <lastmod> values that must have been right; below it the "
+        "host's lastmods no longer make pages due",
     )
     robots_max_age_s: float = Field(
-        86_400.0, gt=0, description="seconds; robots.txt rules older than this are fetched again"
+        86_400.0,
+        gt=0,
+        description="seconds; robots.txt rules older than this are fetched again at the start of "
+        "a recrawl run (a new process always fetches them again)",
     )
 
     @field_validator("intervals")

@@ -178,7 +178,7 @@ class Storage(Protocol):
         """Stored pages (each has content in the results file), whether being revisited or
         not: the summary's ``pages_ok``. Counts what is committed."""
 
-    # -- small metadata (seeds, out path, robots cache, LLM verdict cache) ----------------------
+    # -- small metadata (seeds, out path, run history, recrawl hints, LLM verdict cache) --------
     async def get_meta(self, key: str) -> Any:
         """A JSON value stored under ``key``, or None."""
 
