@@ -1,17 +1,12 @@
 """``AdaptiveCrawler``: the public face. It owns the lifetimes of the session, the storage, the
-LLM client, the status server and the workers, and composes the engine (docs/architecture.md).
-
-One URL's way: ``storage.lease`` → the scheduler asks ``hosts.admit`` (robots.txt, Retry-After
-pause, breaker, throttle, retry budget) → no: ``nack(not_before)``, not an attempt → yes:
-``pipeline.process`` → fetch → ok: parse, judge, stage the line, ``ack``, add the links |
-error: ``failure_handler`` → ``nack(not_before)`` (a durable retry) or ``dead_letter``.
+LLM client, the status server and the workers; engine/compose.py wires the engine's parts. One
+URL's way through them is in docs/architecture.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import random
 import time
@@ -22,20 +17,25 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from crawler.config import Config, load_config
-from crawler.decide.retry import RetryPolicy
 from crawler.decide.rules import RuleAnalyser
-from crawler.engine.failure_handler import FailureHandler, FailureOutcome
+from crawler.engine.compose import (
+    Engine,
+    compose,
+    finish_summary,
+    make_scope,
+    remember_seeds,
+    seed_keys,
+    status_snapshot,
+)
+from crawler.engine.failure_handler import FailureOutcome
 from crawler.engine.hosts import Deferral, HostRegistry
-from crawler.engine.pipeline import Pipeline
-from crawler.engine.robots_gate import RobotsGate
 from crawler.engine.scheduler import Scheduler
 from crawler.errors import ConfigError
-from crawler.observe.alerts import check_run
 from crawler.observe.analytics import ErrorAnalytics
 from crawler.observe.degradation import read_rss_bytes
 from crawler.observe.events import CrawlEvents
-from crawler.observe.metrics import CrawlMetrics, write_textfile
-from crawler.observe.snapshot import DLQ_TAIL, FrontierView, HostView, LLMView, StatusSnapshot
+from crawler.observe.metrics import CrawlMetrics
+from crawler.observe.snapshot import StatusSnapshot
 from crawler.observe.status import StatusServer
 from crawler.records import (
     Analysis,
@@ -45,12 +45,11 @@ from crawler.records import (
     FailureRecord,
     PageRecord,
 )
-from crawler.storage import Storage, open_storage
+from crawler.storage import Storage, host_ledger, open_storage
 from crawler.storage.lock import StateLock
-from crawler.storage.output import JsonlSink, write_summary
+from crawler.storage.output import JsonlSink
 from crawler.web.fetch import Fetcher, Transport
 from crawler.web.parse import validate_selectors
-from crawler.web.urls import Scope, normalize
 
 if TYPE_CHECKING:  # the LLM layer (and openai, ~0.6 s to import) loads only when a crawl uses it
     from crawler.llm.manager import LLMManager
@@ -60,18 +59,6 @@ __all__ = ["AdaptiveCrawler"]
 log = logging.getLogger("crawler")
 
 HANDED_BACK_RECHECK_S = 0.01  # crawl(): how soon a URL handed back untouched is tried again
-
-
-@dataclasses.dataclass(slots=True)
-class _Engine:
-    """The parts that live between ``__aenter__`` and ``__aexit__``."""
-
-    storage: Storage
-    sink: JsonlSink
-    fetcher: Fetcher
-    llm: LLMManager | None
-    failures: FailureHandler
-    pipeline: Pipeline
 
 
 class AdaptiveCrawler:
@@ -102,7 +89,7 @@ class AdaptiveCrawler:
         self._hosts = HostRegistry(self.config, rng=self._rng, events=self._events)
         self._commit_lock = asyncio.Lock()
         self._stack: AsyncExitStack | None = None
-        self._engine: _Engine | None = None
+        self._engine: Engine | None = None
         self._scheduler: Scheduler | None = None
         self._stopping = False
         self._requeue_run = False
@@ -123,6 +110,11 @@ class AdaptiveCrawler:
             )
             await storage.open()
             stack.push_async_callback(storage.close)
+            # Per-host politeness shared by every worker of the crawl (docs/shared-politeness.md).
+            ledger = await stack.enter_async_context(
+                host_ledger(storage, self._clock, slot_ttl_s=cfg.storage.host_slot_ttl_s)
+            )
+            self._hosts.use_ledger(ledger)
             out_path = str(cfg.crawl.out_path.resolve())
             sink = JsonlSink(cfg.crawl.out_path)
             await sink.open(await storage.out_offset(out_path))
@@ -137,7 +129,21 @@ class AdaptiveCrawler:
                 )
             )
             llm = await self._open_llm(stack, storage)
-            self._engine = self._compose(storage, sink, fetcher, llm)
+            self._engine = compose(
+                cfg,
+                hosts=self._hosts,
+                storage=storage,
+                sink=sink,
+                fetcher=fetcher,
+                llm=llm,
+                analytics=self._analytics,
+                counters=self._counters,
+                commit_lock=self._commit_lock,
+                commit=self._commit,
+                clock=self._clock,
+                rng=self._rng,
+                llm_allowed=self._events.llm_allowed,
+            )
             if cfg.status.enabled:
                 server = StatusServer.from_config(
                     cfg.status,
@@ -155,51 +161,6 @@ class AdaptiveCrawler:
             raise
         self._stack = stack
         return self
-
-    def _compose(
-        self, storage: Storage, sink: JsonlSink, fetcher: Fetcher, llm: LLMManager | None
-    ) -> _Engine:
-        cfg, clock = self.config, self._clock
-        policy = RetryPolicy(cfg.retry, rng=self._rng)
-        failures = FailureHandler(
-            cfg,
-            rules=RuleAnalyser(),
-            llm=llm,
-            policy=policy,
-            hosts=self._hosts,
-            storage=storage,
-            analytics=self._analytics,
-            counters=self._counters,
-            commit_lock=self._commit_lock,
-            clock=clock,
-        )
-        robots = RobotsGate(
-            cfg,
-            self._hosts,
-            policy,
-            self._analytics,
-            self._counters,
-            fetcher=lambda: fetcher,
-            clock=clock,
-        )
-        pipeline = Pipeline(
-            cfg,
-            hosts=self._hosts,
-            robots=robots,
-            failures=failures,
-            storage=storage,
-            sink=sink,
-            fetcher=fetcher,
-            analytics=self._analytics,
-            counters=self._counters,
-            commit_lock=self._commit_lock,
-            commit=self._commit,
-            clock=clock,
-            rng=self._rng,
-            judge=llm if _judges_pages(cfg) else None,
-            llm_allowed=self._events.llm_allowed,
-        )
-        return _Engine(storage, sink, fetcher, llm, failures, pipeline)
 
     async def __aexit__(
         self,
@@ -225,7 +186,7 @@ class AdaptiveCrawler:
         )
 
     @property
-    def _parts(self) -> _Engine:
+    def _parts(self) -> Engine:
         if self._engine is None:
             raise RuntimeError("AdaptiveCrawler used outside its 'async with' block")
         return self._engine
@@ -249,37 +210,17 @@ class AdaptiveCrawler:
         """The crawl at this moment, as plain typed data: health, frontier, hosts with their
         breakers and throttles, error analytics, the latest DLQ entries, the LLM, degraded mode.
         Cheap: counts come from memory and the DLQ tail is bounded."""
-        now = self._clock()
-        storage = self.storage
-        counts = await storage.counts()
-        traffic = self._events.metrics.traffic()
-        hosts = [
-            HostView(
-                s.host,
-                {**s.breaker.snapshot(now), "given_up": s.given_up, "failures": s.failures},
-                s.throttle.snapshot(now),
-                requests=traffic.get(s.host, 0),
-            )
-            for s in self._hosts
-        ]
-        llm = self._parts.llm
-        c = self._counters
-        running = self._scheduler is not None
-        return StatusSnapshot(
-            status="stopping" if self._stopping else ("running" if running else "idle"),
-            pages_ok=counts.done,
-            pages_stored=c.pages_stored,
-            pages_failed=c.pages_failed,
-            requests=c.requests,
-            retries=c.retries,
-            in_flight=self._scheduler.in_flight if self._scheduler else 0,
-            dlq_items=await storage.dlq_count(),
-            frontier=FrontierView(counts.pending, counts.leased, counts.done, counts.dead),
-            hosts=hosts,
-            errors=self._analytics.snapshot(),
-            dlq_tail=[e.public_dict() for e in await storage.dlq_list(limit=DLQ_TAIL)],
-            llm=LLMView.from_stats(llm.stats() if llm is not None else None),
-            degradation=self._events.degradation.status(),
+        scheduler = self._scheduler
+        return await status_snapshot(
+            self.storage,
+            hosts=self._hosts,
+            counters=self._counters,
+            events=self._events,
+            analytics=self._analytics,
+            llm=self._parts.llm,
+            status="stopping" if self._stopping else ("running" if scheduler else "idle"),
+            in_flight=scheduler.in_flight if scheduler else 0,
+            now=self._clock(),
         )
 
     def progress(self) -> CrawlSummary:
@@ -303,12 +244,12 @@ class AdaptiveCrawler:
         with ``[crawl] recrawl`` it revisits nothing that is merely due (docs/recrawl.md)."""
         self._requeue_run = not history
         started = self._clock()
-        keys = _seed_keys(seeds)
+        keys = seed_keys(seeds)
         parts = self._parts
         storage = parts.storage
-        all_seeds = await self._remember_seeds(keys)
+        all_seeds = await remember_seeds(self.storage, keys)
         await storage.set_meta("out_path", str(self.config.crawl.out_path.resolve()))
-        parts.pipeline.scope = self._make_scope(all_seeds)
+        parts.pipeline.scope = make_scope(self.config, all_seeds)
         await storage.add((k, 0) for k in keys)
         await self._commit()
         self._counters.reset()
@@ -346,7 +287,18 @@ class AdaptiveCrawler:
             await self._commit()
             await self._analytics.drain()
         self._counters.bytes_downloaded = parts.fetcher.bytes_received - bytes_before
-        return await self._finish_summary(started)
+        return await finish_summary(
+            self.config,
+            storage=storage,
+            counters=self._counters,
+            hosts=self._hosts,
+            llm=parts.llm,
+            metrics=self._events.metrics,
+            started=started,
+            now=self._clock(),
+            stopped=self._stopping,
+            in_series=not self._requeue_run,
+        )
 
     def _attach(self, scheduler: Scheduler | None) -> None:
         self._scheduler = scheduler
@@ -373,10 +325,10 @@ class AdaptiveCrawler:
         """
         if target_data:
             validate_selectors(target_data)
-        (key,) = _seed_keys([url])
+        (key,) = seed_keys([url])
         parts = self._parts
         pipeline, storage = parts.pipeline, parts.storage
-        pipeline.scope = self._make_scope(await self._remember_seeds([key]))
+        pipeline.scope = make_scope(self.config, await remember_seeds(self.storage, [key]))
         last: FailureOutcome | None = None
         while True:
             lease = await storage.lease_url(key)
@@ -385,7 +337,7 @@ class AdaptiveCrawler:
             state = self._hosts.get(lease.host)
             admission = None
             if not state.given_up:
-                admitted = self._hosts.admit(state, self._clock(), retry=lease.tries > 0)
+                admitted = await self._hosts.admit(state, self._clock(), retry=lease.tries > 0)
                 if isinstance(admitted, Deferral):
                     await storage.nack(lease, lease.not_before, lease.attempts, lease.tries)
                     await self._wait_until(admitted.until, url)
@@ -448,57 +400,3 @@ class AdaptiveCrawler:
                 await parts.storage.abort()
                 raise
             await parts.storage.commit(str(self.config.crawl.out_path.resolve()), offset)
-
-    async def _remember_seeds(self, keys: Sequence[str]) -> list[str]:
-        storage = self.storage
-        known: list[str] = list(await storage.get_meta("seeds") or [])
-        merged = list(dict.fromkeys([*known, *keys]))
-        if merged != known:
-            await storage.set_meta("seeds", merged)
-        return merged
-
-    def _make_scope(self, seeds: Sequence[str]) -> Scope:
-        c = self.config.crawl
-        return Scope(seeds, c.allowed_domains, c.include, c.exclude)
-
-    async def _finish_summary(self, started: float) -> CrawlSummary:
-        storage = self.storage
-        counts = await storage.counts()
-        s = dataclasses.replace(self._counters)
-        # Stored pages, revisits still pending included (each has content in the results file).
-        s.pages_ok = max(counts.done, await storage.page_count())
-        s.dlq_items = await storage.dlq_count()
-        s.pending = counts.pending + counts.leased
-        s.breakers = self._hosts.breaker_states()
-        s.stopped = self._stopping
-        s.duration_s = round(self._clock() - started, 3)
-        llm = self._parts.llm
-        if llm is not None:
-            s.llm_calls, s.llm_cache_hits, s.llm_rejected = llm.calls, llm.cache_hits, llm.rejected
-        cfg = self.config
-        if cfg.alerts.enabled and not self._requeue_run:
-            alerts = await check_run(storage, s.to_dict(), cfg.alerts, now=self._clock())
-            s.alerts = [a.to_dict() for a in alerts]
-        metrics = self._events.metrics
-        metrics.on_run_finished(s.to_dict(), success=not s.stopped, alerts=len(s.alerts))
-        if cfg.metrics.textfile:
-            write_textfile(cfg.metrics.textfile, metrics)
-        write_summary(cfg.crawl.summary_path, s.to_dict())
-        return s
-
-
-def _judges_pages(cfg: Config) -> bool:
-    """Whether the LLM settles uncertain page verdicts ([llm] judge_pages, docs/blocks.md)."""
-    if cfg.llm.judge_pages == "auto":
-        return cfg.llm.provider != "local"
-    return cfg.llm.judge_pages == "on"
-
-
-def _seed_keys(seeds: Sequence[str]) -> list[str]:
-    keys: list[str] = []
-    for seed in seeds:
-        key = normalize(seed)
-        if key is None:
-            raise ConfigError("SEED_URL", seed, "an absolute http(s) URL")
-        keys.append(key)
-    return keys

@@ -110,6 +110,15 @@ class FailureRecord:
         d["exception_chain"] = list(self.exception_chain)
         return d
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FailureRecord:
+        """The record :meth:`to_dict` described."""
+        d = dict(data)
+        d["category"] = Category(d["category"])
+        d["severity"] = Severity(d["severity"])
+        d["exception_chain"] = tuple(d.get("exception_chain", ()))
+        return cls(**d)
+
 
 @dataclass(frozen=True, slots=True)
 class Analysis:

@@ -4,7 +4,9 @@ Each path has a script: a list of behaviours served in turn (the last one repeat
 ``Page`` (HTML with title/links, any charset), ``Status`` (code, headers, body), ``Reset`` (close
 the connection without an answer), ``Partial`` (promise more bytes than sent, then drop), ``Stall``
 (wait before answering), ``Huge`` (N bytes), ``Redirect``. Every request is logged
-with its server-side monotonic time, so tests can assert what reached the server and when.
+with its server-side monotonic time, so tests can assert what reached the server and when;
+``max_in_flight`` is the most requests it was answering at once (several crawler processes
+sharing one host's limits: docs/shared-politeness.md).
 """
 
 from __future__ import annotations
@@ -99,6 +101,8 @@ class TestSite:
         self.fallbacks: dict[str, Behaviour] = {}  # path prefix -> answer for unknown paths
         self.hits: Counter[str] = Counter()
         self.log: list[tuple[float, str]] = []
+        self.in_flight = 0  # requests being answered now
+        self.max_in_flight = 0
         self.robots: str | Behaviour | None = "User-agent: *\nAllow: /\n"
         self._served: ServedApp | None = None
 
@@ -137,6 +141,14 @@ class TestSite:
 
     # -- serving -----------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         path = request.path_qs
         self.hits[path] += 1
         self.log.append((time.monotonic(), path))

@@ -204,12 +204,12 @@ async def test_a_pause_beyond_max_retry_after_parks_the_host_and_the_crawl_ends(
     assert summary.pending == 0
 
 
-def test_an_admission_settles_exactly_once(make_config: Callable[..., Config]) -> None:
+async def test_an_admission_settles_exactly_once(make_config: Callable[..., Config]) -> None:
     cfg = make_config()
     hosts = HostRegistry(cfg, rng=random.Random(0), events=CrawlEvents(cfg, clock=time.time))
     state = hosts.get("a.test:80")
     hosts.set_robots(state, _allow_all())
-    admitted = hosts.admit(state, 0.0, retry=False)
+    admitted = await hosts.admit(state, 0.0, retry=False)
     assert isinstance(admitted, Admission)
     admitted.cancel()
     with pytest.raises(RuntimeError, match="settled twice"):

@@ -237,7 +237,7 @@ def test_the_local_model_is_kept_out_of_page_verdicts_by_default(
 ) -> None:
     """Measured worse than the rules on the uncertain band (docs/blocks.md): "auto" asks an
     endpoint model about page verdicts and never the bundled local one."""
-    from crawler.crawler import _judges_pages
+    from crawler.engine.compose import judges_pages as _judges_pages
 
     assert _judges_pages(make_config(llm__provider="endpoint"))
     assert not _judges_pages(make_config(llm__provider="local"))

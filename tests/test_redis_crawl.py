@@ -115,8 +115,10 @@ async def test_a_second_worker_finishes_what_the_first_left(
     assert len(one) == 4
     assert not set(one) & set(two)
     assert sorted(one + two) == sorted(site.url(p) for p in ["/", *PAGES])
-    # and its own robots.txt and soft-404 probe (per-host state is per worker for now)
-    assert late.requests == len(PAGES) + 1 - 4 + 2
+    # and its own soft-404 probe; robots.txt is the crawl's (docs/shared-politeness.md): the
+    # second worker reads the rules the first stored and fetches nothing of it
+    assert late.requests == len(PAGES) + 1 - 4 + 1
+    assert site.hits["/robots.txt"] == 1
     assert late.pages_ok == len(PAGES) + 1
     assert late.pending == 0
     assert all(site.hits[p] == 1 for p in ["/", *PAGES])

@@ -39,6 +39,12 @@ class StorageConfig(Section):
         description="seconds a worker waits for an unreachable or restarting Redis (retrying "
         "with a backoff up to 5 s, logged) before it gives up with an error, exit code 1",
     )
+    host_slot_ttl_s: float = Field(
+        30.0,
+        gt=0,
+        description="seconds; a host request slot or robots.txt fetch that a worker stopped "
+        "renewing (it died) is freed after this (Redis; docs/shared-politeness.md)",
+    )
 
 
 class StatusConfig(Section):

@@ -47,6 +47,9 @@ RUN_TRUST_CAP = 10
 # While every probe slot is taken, when to look again. The scheduler is woken when a request
 # ends anyway; this only bounds how long a lost wake-up could delay the next probe.
 PROBE_RECHECK_S = 0.05
+# Calls of the failure-rate window a shared breaker keeps (export_state): bounds what each
+# breaker write sends; past this many calls in window_s the rate is over the last ones.
+SHARED_CALLS = 200
 
 
 class BreakerState(enum.StrEnum):
@@ -149,6 +152,52 @@ class CircuitBreaker:
             "transitions": self.transitions,
             "alive_in_episode": self.alive_in_episode,
         }
+
+    def export_state(self, shift: float = 0.0) -> dict[str, Any]:
+        """The breaker's state as plain data, times moved by ``shift`` seconds (into another
+        clock), for workers that share one breaker (docs/shared-politeness.md). Probes in
+        flight are not included: the shared store counts those itself. Only the last
+        ``SHARED_CALLS`` calls of the failure-rate window are kept."""
+        last = self.last_success_at
+        return {
+            "state": self.state.value,
+            "given_up": self.given_up,
+            "open_until": self.open_until + shift,
+            "transitions": self.transitions,
+            "opened": self.opened,
+            "consecutive_failures": self.consecutive_failures,
+            "run": self.run,
+            "recovered_run": self.recovered_run,
+            "open_cycles": self.open_cycles,
+            "failed_probes": self.failed_probes,
+            "probe_successes": self.probe_successes,
+            "alive_in_episode": self.alive_in_episode,
+            "last_success_at": None if last is None else last + shift,
+            "calls": [[t + shift, int(f)] for t, f in list(self._calls)[-SHARED_CALLS:]],
+        }
+
+    def import_state(self, data: dict[str, Any], shift: float = 0.0) -> None:
+        """Replace the state with ``data`` from :meth:`export_state`, times moved by ``shift``
+        seconds (back into this clock). Probes in flight here are kept."""
+        self.state = BreakerState(data["state"])
+        self.given_up = bool(data["given_up"])
+        self.open_until = float(data["open_until"]) + shift
+        for name in (
+            "transitions",
+            "opened",
+            "consecutive_failures",
+            "run",
+            "recovered_run",
+            "open_cycles",
+            "failed_probes",
+            "probe_successes",
+        ):
+            setattr(self, name, int(data[name]))
+        self.alive_in_episode = bool(data["alive_in_episode"])
+        last = data["last_success_at"]
+        self.last_success_at = None if last is None else float(last) + shift
+        self._calls = deque((float(t) + shift, bool(f)) for t, f in data["calls"])
+        self._failures_in_window = sum(f for _, f in self._calls)
 
     # -- outcomes ------------------------------------------------------------------------------
 

@@ -7,23 +7,30 @@ decides only *when* a URL is tried, never *whether* (docs/failure-path.md). An a
 taken request slot: exactly one of its ``success`` / ``failure`` / ``cancel`` is called, once.
 
 No I/O here: fetching robots.txt is :mod:`crawler.engine.robots_gate`'s job; this module only
-keeps what that fetch decided.
+keeps what that fetch decided. What all workers of a crawl must agree on (slots, spacing,
+pauses, the breaker, robots.txt) is also held by the crawl's host ledger
+(:mod:`crawler.storage.hostledger`: this process's memory, or Redis for many workers): an
+admission takes its slot there too, and :mod:`crawler.engine.host_sync` keeps the two in step
+(docs/shared-politeness.md).
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from crawler.config import Config
 from crawler.decide.breaker import BreakerState, CircuitBreaker
 from crawler.decide.retry import RetryBudget
 from crawler.decide.throttle import Throttle
+from crawler.engine.host_sync import BreakerOutcome, HostSync
 from crawler.observe.events import CrawlEvents
 from crawler.records import Category, FailureRecord
+from crawler.storage.hostledger import Ask, HostLedger, MemoryHostLedger, Note
 from crawler.web.robots import RobotsRules
 
 __all__ = ["Admission", "Deferral", "HostRegistry", "HostState", "Purpose"]
@@ -31,6 +38,9 @@ __all__ = ["Admission", "Deferral", "HostRegistry", "HostState", "Purpose"]
 # While robots.txt is being fetched, when the host's other URLs look again (a wake-up on the
 # fetch's end comes sooner).
 ROBOTS_RECHECK_S = 0.05
+# An acquire that taught something new (rules, a breaker, a pause) is looked at again, at most
+# this many times in one admit.
+MAX_ASKS = 3
 
 
 class Purpose(enum.Enum):
@@ -54,6 +64,14 @@ class HostState:
     # max_retry_after_s): the record its pending URLs go to the DLQ with.
     parked: FailureRecord | None = None
     failures: int = 0  # failed requests, for summary.breakers ("failed at least once")
+    # The shared breaker (host_sync): its version here, the outcomes applied here and not yet
+    # in it, and whether a write of it is under way.
+    shared_version: int = 0
+    pending: list[BreakerOutcome] = field(default_factory=list)
+    publishing: bool = False
+    # The ledger's last "not now" (host_sync): until when, and why.
+    shared_until: float = 0.0
+    shared_reason: str = ""
 
     @property
     def given_up(self) -> bool:
@@ -82,7 +100,7 @@ class Admission:
     a second call is a bug and raises ``RuntimeError``.
     """
 
-    __slots__ = ("_registry", "_settled", "probe", "purpose", "retry", "state")
+    __slots__ = ("_registry", "_settled", "probe", "purpose", "retry", "state", "token")
 
     def __init__(
         self,
@@ -92,9 +110,11 @@ class Admission:
         purpose: Purpose,
         probe: bool,
         retry: bool,
+        token: str = "",
     ) -> None:
         self._registry = registry
         self.state = state
+        self.token = token  # the host ledger's slot
         self.purpose = purpose
         self.probe = probe  # a half-open breaker's probe
         self.retry = retry  # the URL failed before: this request is a retry
@@ -112,7 +132,8 @@ class Admission:
     def success(self, now: float, latency_s: float, *, status: int, nbytes: int) -> None:
         """The request got an answer the crawler could use (``status``, ``nbytes`` of body)."""
         self._settle()
-        self.state.breaker.on_success(now)
+        self._registry.release(self)
+        self._registry.breaker_outcome(self.state, lambda b: b.on_success(now))
         self.state.throttle.on_done(now, latency_s=latency_s, ok=True)
         self._registry.events.request_done(self.state.host, status, None, latency_s, nbytes)
 
@@ -120,6 +141,7 @@ class Admission:
         """The request failed as ``record`` says."""
         self._settle()
         self._registry._on_failure(self.state, now, record, latency_s, first_attempt=not self.retry)
+        self._registry.release(self)
         self._registry.events.request_done(
             self.state.host, record.status_code, record.category.value, latency_s, 0
         )
@@ -127,6 +149,9 @@ class Admission:
     def cancel(self) -> None:
         """No request went out (or its outcome is unknowable): free the slot, learn nothing."""
         self._settle()
+        self._registry.release(self)
+        if self.purpose is Purpose.ROBOTS:
+            self.state.robots_in_flight = False  # robots.txt was not fetched on it
         self.state.breaker.on_cancel()
         self.state.throttle.on_cancel()
 
@@ -134,12 +159,25 @@ class Admission:
 class HostRegistry:
     """Creates host states lazily from config and admits requests to them."""
 
-    def __init__(self, config: Config, *, rng: random.Random, events: CrawlEvents) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        rng: random.Random,
+        events: CrawlEvents,
+        ledger: HostLedger | None = None,
+    ) -> None:
         self._config = config
         self._rng = rng
         self.events = events
         self.budget = RetryBudget(config.retry)
         self._hosts: dict[str, HostState] = {}
+        self.sync = HostSync(self, ledger or MemoryHostLedger(), config.crawl.user_agent)
+
+    def use_ledger(self, ledger: HostLedger) -> None:
+        """Keep the shared part of the host states in ``ledger`` from now on (the crawler
+        opens the storage backend's: :func:`crawler.storage.host_ledger`)."""
+        self.sync = HostSync(self, ledger, self._config.crawl.user_agent)
 
     def get(self, host: str) -> HostState:
         state = self._hosts.get(host)
@@ -174,6 +212,8 @@ class HostRegistry:
         breaker_wait = state.breaker.wait_until(now)
         if breaker_wait is not None:
             return Deferral(breaker_wait, f"circuit breaker {state.breaker.state.value}")
+        if state.shared_until > now:  # the ledger said no (other workers' slots, spacing...)
+            return Deferral(state.shared_until, state.shared_reason)
         ready = throttle.ready_at(now)
         if ready is not None:
             return Deferral(ready, "throttle")
@@ -183,7 +223,7 @@ class HostRegistry:
                 return Deferral(room, "retry budget spent")
         return None
 
-    def admit(
+    async def admit(
         self, state: HostState, now: float, *, retry: bool, force: bool = False
     ) -> Admission | Deferral:
         """Take a request slot on the host, or say until when it cannot be had.
@@ -191,12 +231,41 @@ class HostRegistry:
         The first request to a host whose robots.txt is unknown is for robots.txt itself
         (``Purpose.ROBOTS``); its other URLs wait until the rules are in. ``force`` skips the
         throttle's spacing (a redirect hop's robots.txt, fetched inside another request) but
-        never a pause or an open breaker."""
-        deferral = self.wait_until(state, now, retry=retry)
-        if deferral is not None and not (force and deferral.reason == "throttle"):
-            return deferral
+        never a pause or an open breaker. The slot is taken in the crawl's host ledger too:
+        one round trip to Redis when workers share it."""
+        for _ in range(MAX_ASKS):
+            deferral = self.wait_until(state, now, retry=retry)
+            if deferral is not None and not (force and deferral.reason == "throttle"):
+                return deferral
+            probing = state.breaker.state is not BreakerState.CLOSED
+            ask = Ask(
+                state.host,
+                limit=state.throttle.concurrency,
+                spacing_s=state.throttle.delay_s,
+                probe_limit=self._config.circuit_breaker.half_open_max_calls if probing else 0,
+                robots=self._config.crawl.respect_robots_txt and state.robots is None,
+                force=force,
+                known_version=state.shared_version,
+            )
+            view = await self.sync.ledger.acquire(ask, now)
+            changed = self.sync.learn(state, view, now)
+            if view.token is not None and not changed:
+                return self._admitted(state, now, retry=retry, token=view.token)
+            if view.token is not None:  # what it taught may change the answer: ask again
+                self.sync.ledger.release(Note(state.host, token=view.token))
+            elif not changed:
+                # Remembered, so the dispatcher's other questions (wait_until, blocked,
+                # next_change) answer like the ledger until then, without asking it.
+                state.shared_until, state.shared_reason = now + view.wait_s, view.reason
+                return Deferral(state.shared_until, view.reason)
+        return Deferral(now + ROBOTS_RECHECK_S, "host state changed meanwhile")
+
+    def _admitted(
+        self, state: HostState, now: float, *, retry: bool, token: str
+    ) -> Admission | Deferral:
         probe = state.breaker.state is not BreakerState.CLOSED
         if state.breaker.allow(now) is not None:  # wait_until said yes: only a race says no
+            self.sync.ledger.release(Note(state.host, token=token))
             return Deferral(now + ROBOTS_RECHECK_S, "circuit breaker probe taken")
         purpose = Purpose.PAGE
         if self._config.crawl.respect_robots_txt and state.robots is None:
@@ -207,7 +276,16 @@ class HostRegistry:
         is_retry = retry and purpose is Purpose.PAGE
         if is_retry:
             self.budget.spend(state.host, now)
-        return Admission(self, state, purpose=purpose, probe=probe, retry=is_retry)
+        return Admission(self, state, purpose=purpose, probe=probe, retry=is_retry, token=token)
+
+    def release(self, admission: Admission) -> None:
+        """The admission's ledger slot is free again."""
+        self.sync.ledger.release(Note(admission.state.host, token=admission.token))
+
+    def breaker_outcome(self, state: HostState, apply: BreakerOutcome) -> None:
+        """Apply an outcome to the host's breaker, and to the crawl's shared one."""
+        apply(state.breaker)
+        self.sync.outcome(state, apply)
 
     def blocked(self, now: float) -> list[str]:
         """Hosts that cannot take a new request now (paused, open, full or waiting on robots)."""
@@ -218,7 +296,21 @@ class HostRegistry:
         ]
 
     # -- what fetches taught us ---------------------------------------------------------------
-    def set_robots(self, state: HostState, rules: RobotsRules) -> None:
+    def set_robots(self, state: HostState, rules: RobotsRules, text: str | None = None) -> None:
+        """robots.txt was fetched here: keep ``rules``, and share ``text`` (the rules' text,
+        ``""`` for allow-all) with the crawl's other workers."""
+        self.install_robots(state, rules)
+        if text is not None:
+            self.sync.ledger.release(Note(state.host, robots_text=text))
+
+    def robots_retry(self, state: HostState, now: float, delay_s: float) -> None:
+        """robots.txt failed (``state.robots_failures`` times in a row): try again after
+        ``delay_s``, whichever worker does."""
+        state.robots_retry_at = now + delay_s
+        note = Note(state.host, robots_failures=state.robots_failures, robots_wait_s=delay_s)
+        self.sync.ledger.release(note)
+
+    def install_robots(self, state: HostState, rules: RobotsRules) -> None:
         state.robots = rules
         state.robots_failures = 0
         state.robots_retry_at = 0.0
@@ -230,6 +322,7 @@ class HostRegistry:
         """The host is done for this run: its pending URLs go to the DLQ with ``record``."""
         if state.parked is None:
             state.parked = record
+            self.sync.ledger.release(Note(state.host, park=json.dumps(record.to_dict())))
 
     def _on_failure(
         self,
@@ -252,13 +345,15 @@ class HostRegistry:
             wait = min(record.retry_after_s, self._config.retry.max_retry_after_s)
             reopen_until = now + wait
             state.throttle.pause_until(reopen_until)
+            self.sync.ledger.release(Note(state.host, pause_s=wait))
             self.events.host_paused(state.host, wait)
         was_open = state.breaker.state is BreakerState.OPEN
-        state.breaker.on_failure(
-            now,
-            counts=record.counts_for_breaker,
-            first_attempt=first_attempt,
-            reopen_until=reopen_until,
+        counts = record.counts_for_breaker
+        self.breaker_outcome(
+            state,
+            lambda b: b.on_failure(
+                now, counts=counts, first_attempt=first_attempt, reopen_until=reopen_until
+            ),
         )
         state.throttle.on_done(
             now,
@@ -269,6 +364,10 @@ class HostRegistry:
         )
         if not was_open and state.breaker.state is BreakerState.OPEN:
             state.throttle.on_breaker_open()
+        if state.breaker.given_up and self.sync.ledger.shared:
+            # The other workers learn the breaker's verdict with the failure behind it (their
+            # DLQ entries name it); here the breaker alone keeps the host given up.
+            self.sync.ledger.release(Note(state.host, park=json.dumps(record.to_dict())))
 
     # -- views --------------------------------------------------------------------------------
     def breaker_states(self) -> dict[str, str]:

@@ -33,9 +33,10 @@ from crawler.records import CrawlSummary
 from crawler.web.fetch import Fetcher
 from crawler.web.robots import (
     ROBOTS_MAX_REDIRECTS,
+    robots_text,
     robots_url,
-    rules_from_body,
     rules_from_failure,
+    rules_from_text,
 )
 from crawler.web.urls import host_key
 
@@ -92,7 +93,7 @@ class RobotsGate:
             rules = rules_from_failure(exc, ua)
             if rules is not None:  # a 4xx: the host answered; everything is allowed
                 admission.success(now, now - started, status=exc.status or 0, nbytes=0)
-                self._hosts.set_robots(state, rules)
+                self._hosts.set_robots(state, rules, "")
                 return
             self._failed(state, admission, exc, target, started)
             return
@@ -101,7 +102,8 @@ class RobotsGate:
             raise
         now = self._clock()
         admission.success(now, now - started, status=resp.status, nbytes=len(resp.body))
-        self._hosts.set_robots(state, rules_from_body(resp.body, ua))
+        text = robots_text(resp.body)  # shared with the other workers: they fetch nothing
+        self._hosts.set_robots(state, rules_from_text(text, ua), text)
 
     def _failed(
         self,
@@ -126,7 +128,7 @@ class RobotsGate:
         self._analytics.record(record, None)
         decision = self._policy.decide(record, state.robots_failures)
         if decision.retry and not state.given_up:
-            state.robots_retry_at = now + decision.delay_s
+            self._hosts.robots_retry(state, now, decision.delay_s)
             log.info(
                 "robots.txt of %s failed (%s); the host waits %.2fs before trying it again",
                 state.host,
@@ -168,7 +170,7 @@ class RobotsGate:
         if pending is not None:
             await asyncio.shield(pending)
             return
-        admitted = self._hosts.admit(state, self._clock(), retry=False, force=True)
+        admitted = await self._hosts.admit(state, self._clock(), retry=False, force=True)
         if isinstance(admitted, Deferral):
             return  # paused, open, or robots.txt failing: the caller raises RobotsUnavailable
         if state.robots is not None:  # another path installed the rules meanwhile

@@ -173,7 +173,9 @@ class Scheduler:
                 return
             if host in paused:
                 continue
-            held = self._held[host]
+            held = self._held.get(host)
+            if held is None:  # taken by a worker while an admission awaited the ledger
+                continue
             state = self._hosts.get(host)
             while held and self._free_workers() > 0:
                 if not self._needs_admission(state, held[0]):
@@ -181,13 +183,20 @@ class Scheduler:
                     continue
                 if state.breaker.probing:
                     _most_failed_first(held)
-                admitted = self._hosts.admit(state, now, retry=held[0].tries > 0)
+                first = held[0]
+                admitted = await self._hosts.admit(state, now, retry=first.tries > 0)
+                if not held or held[0] is not first:
+                    # A shared ledger's round trip let a worker take it meanwhile: the
+                    # admission was asked for that URL (a retry or not), so ask again.
+                    if isinstance(admitted, Admission):
+                        admitted.cancel()
+                    continue
                 if isinstance(admitted, Admission):
                     self._send(held.popleft(), admitted)
                     continue
                 if not await self._deferred(held, admitted):
                     break
-            if not held:
+            if not held and self._held.get(host) is held:
                 del self._held[host]
 
     @staticmethod
@@ -201,7 +210,7 @@ class Scheduler:
     async def _deferred(self, held: deque[Lease], deferral: Deferral) -> bool:
         """Act on a deferral of ``held[0]``; True when the host's other held leases may still
         be tried now (only a retry waits for the retry budget; fresh URLs may go meanwhile)."""
-        if deferral.reason != BUDGET_WAIT:
+        if deferral.reason != BUDGET_WAIT or not held:
             return False
         lease = held.popleft()
         self._held_count -= 1

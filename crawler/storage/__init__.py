@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from crawler.errors import ConfigError
 from crawler.storage.base import FrontierCounts, Lease, Storage
+from crawler.storage.hostledger import SLOT_TTL_S, HostLedger, MemoryHostLedger
 from crawler.storage.sqlite import SQLiteStorage
 
-__all__ = ["FrontierCounts", "Lease", "SQLiteStorage", "Storage", "open_storage"]
+__all__ = [
+    "FrontierCounts",
+    "HostLedger",
+    "Lease",
+    "SQLiteStorage",
+    "Storage",
+    "host_ledger",
+    "open_storage",
+]
 
 STATE_FILE = "state.sqlite3"
 
@@ -46,3 +56,15 @@ def open_storage(
             read_only=read_only,
         )
     raise ConfigError("storage.backend", cfg_backend, "'sqlite' or 'redis'")
+
+
+def host_ledger(
+    storage: Storage, clock: Callable[[], float], *, slot_ttl_s: float = SLOT_TTL_S
+) -> HostLedger:
+    """Where the crawl keeps its per-host politeness (docs/shared-politeness.md): shared through
+    the server for Redis, in this process's memory otherwise. Open it after ``storage``."""
+    make = getattr(storage, "host_ledger", None)
+    if make is not None:
+        ledger: HostLedger = make(slot_ttl_s=slot_ttl_s)
+        return ledger
+    return MemoryHostLedger(clock, slot_ttl_s=slot_ttl_s)

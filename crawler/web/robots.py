@@ -76,7 +76,13 @@ def robots_text(body: bytes) -> str:
 
 def rules_from_body(body: bytes, user_agent: str) -> RobotsRules:
     """The rules of a 2xx robots.txt body (see :func:`robots_text` for hostile bytes)."""
-    return RobotsRules(Protego.parse(robots_text(body)), _product_token(user_agent))
+    return rules_from_text(robots_text(body), user_agent)
+
+
+def rules_from_text(text: str, user_agent: str) -> RobotsRules:
+    """The rules of a robots.txt text as :func:`robots_text` made it (stored and shared by
+    workers: docs/shared-politeness.md); ``""`` allows everything."""
+    return RobotsRules(Protego.parse(text), _product_token(user_agent))
 
 
 def rules_from_failure(exc: FetchError, user_agent: str) -> RobotsRules | None:

@@ -84,7 +84,9 @@ from redis.exceptions import RedisError
 from crawler.errors import ConfigError, StorageError
 from crawler.records import PageState
 from crawler.storage.base import FrontierCounts, Lease
+from crawler.storage.hostledger import SLOT_TTL_S
 from crawler.storage.redis.dlq import DEAD_LETTER_RETRIES, RedisDLQ
+from crawler.storage.redis.hosts import RedisHostLedger
 from crawler.storage.redis.leases import RedisLeases
 from crawler.storage.redis.outage import OUTAGE_ERRORS, Outage
 from crawler.web.urls import host_key
@@ -455,6 +457,14 @@ class RedisStorage(RedisLeases, RedisDLQ):
         client, field = self._conn(), self._offset_field + out_path
         value = await self._call("out_offset", lambda: client.hget(self._key("offsets"), field))
         return None if value is None else int(value)
+
+    # -- shared politeness ---------------------------------------------------------------------
+    def host_ledger(self, *, slot_ttl_s: float = SLOT_TTL_S) -> RedisHostLedger:
+        """The per-host politeness state of this crawl, shared with every worker (an async
+        context manager; open it after this store, close it before)."""
+        return RedisHostLedger(
+            self._conn(), self._prefix, owner=self._owner, url=self.url, slot_ttl_s=slot_ttl_s
+        )
 
     # -- plumbing ------------------------------------------------------------------------------
     def _key(self, name: str) -> str:
