@@ -463,7 +463,12 @@ class RedisStorage(RedisLeases, RedisDLQ):
         """The per-host politeness state of this crawl, shared with every worker (an async
         context manager; open it after this store, close it before)."""
         return RedisHostLedger(
-            self._conn(), self._prefix, owner=self._owner, url=self.url, slot_ttl_s=slot_ttl_s
+            self._conn(),
+            self._prefix,
+            owner=self._owner,
+            url=self.url,
+            slot_ttl_s=slot_ttl_s,
+            outage=self.outage,
         )
 
     # -- plumbing ------------------------------------------------------------------------------
