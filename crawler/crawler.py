@@ -389,9 +389,7 @@ class AdaptiveCrawler:
         if parts is None:
             return
         async with self._commit_lock:
-            # A shared store's lease may have been lost meanwhile: that page's line is dropped
-            # before it is written (docs/workers.md, "Fencing").
-            parts.sink.discard(await parts.storage.fence_acks())
+            parts.sink.discard(await parts.storage.fence_acks())  # lost leases (docs/workers.md)
             try:
                 offset = parts.sink.flush()
             except Exception:

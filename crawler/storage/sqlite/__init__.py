@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import Any
 from urllib.parse import quote
 
 from crawler.errors import StorageError
@@ -48,6 +47,7 @@ from crawler.storage.sqlite.schema import (
     PENDING,
     PER_HOST_COST,
     WALK_ALWAYS,
+    at_most_per_host,
 )
 from crawler.web.urls import host_key
 
@@ -56,18 +56,6 @@ __all__ = ["SQLiteStorage"]
 
 def _exclude(hosts: Sequence[str]) -> str:
     return f" AND host NOT IN ({','.join('?' * len(hosts))})" if hosts else ""
-
-
-def _at_most_per_host(rows: list[tuple[Any, ...]], per_host: int) -> list[tuple[Any, ...]]:
-    """The first ``per_host`` rows of each host (``rows`` are in FIFO order)."""
-    taken: dict[str, int] = {}
-    kept = []
-    for row in rows:
-        n = taken.get(row[3], 0)  # row[3]: host (see schema.COLUMNS)
-        if n < per_host:
-            taken[row[3]] = n + 1
-            kept.append(row)
-    return kept
 
 
 class SQLiteStorage(SQLiteRows):
@@ -261,7 +249,7 @@ class SQLiteStorage(SQLiteRows):
             # Each query gives id order; the merge is the FIFO order of all ready URLs.
             rows.sort()
             if per_host > 0:
-                rows = _at_most_per_host(rows, per_host)
+                rows = at_most_per_host(rows, per_host)
             return self._mark_leased(db, rows[:limit])
 
     def _hosts_to_query(self, exclude_hosts: Sequence[str]) -> list[str] | None:
