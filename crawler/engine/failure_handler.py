@@ -28,7 +28,7 @@ from crawler.decide.classify import classify
 from crawler.decide.retry import RetryPolicy
 from crawler.decide.rules import Analyser, RuleAnalyser
 from crawler.engine.hosts import Admission, HostRegistry, HostState
-from crawler.errors import FetchError, HostGivenUp
+from crawler.errors import FetchError, HostGivenUp, StorageError
 from crawler.observe.analytics import ErrorAnalytics
 from crawler.records import (
     Action,
@@ -149,8 +149,14 @@ class FailureHandler:
         retry_count = int(context.get("retry_count", 0))
         try:
             return await self._handle(error, context, retry_count, lease, admission, latency_s)
-        except Exception:
-            log.exception("Error handling failed for %s", context.get("url"))
+        except Exception as exc:
+            if isinstance(exc, StorageError):
+                # The store failed, or was aborted under us by a commit that could not write the
+                # results file: the run is ending with that error, which says why. Not a bug, so
+                # no traceback (tests/test_hostile_cli.py, the full disk).
+                log.error("Error handling failed for %s: %s", context.get("url"), exc)
+            else:
+                log.exception("Error handling failed for %s", context.get("url"))
             if lease is not None:
                 with contextlib.suppress(Exception):
                     await self._park_unanalysed(lease, error, context)
