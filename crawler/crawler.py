@@ -106,6 +106,7 @@ class AdaptiveCrawler:
                 Path(cfg.crawl.state_dir),
                 cfg.storage.redis_url,
                 lease_timeout_s=cfg.storage.lease_timeout_s,
+                redis_unreachable_s=cfg.storage.redis_unreachable_s,
             )
             await storage.open()
             stack.push_async_callback(storage.close)
@@ -265,6 +266,7 @@ class AdaptiveCrawler:
             workers=self.config.crawl.concurrency,
             max_pages=self.config.crawl.max_pages,
             clock=self._clock,
+            per_host=self.config.crawl.per_host_concurrency,
         )
         self._attach(scheduler)
         if self._stopping:
@@ -387,6 +389,7 @@ class AdaptiveCrawler:
         if parts is None:
             return
         async with self._commit_lock:
+            parts.sink.discard(await parts.storage.fence_acks())  # lost leases (docs/workers.md)
             try:
                 offset = parts.sink.flush()
             except Exception:

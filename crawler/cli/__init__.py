@@ -5,43 +5,31 @@ Exit codes: 0 finished (failures parked in the DLQ are not an error), 1 unexpect
 ``[alerts] exit_code`` (4..125, off by default) when a run raised run-over-run alerts.
 
 ``stats`` and ``dlq list/show/export`` only read: they open the state read-only and without
-the lock, so they work while a crawl runs. ``dlq retry/purge`` change it and take the lock.
+the lock, so they work while a crawl runs. ``dlq retry/purge`` change it and take the lock
+(SQLite; on Redis they are atomic and take none: ``cli/state.py``, docs/workers.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
-import shutil
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from rich.console import Console
-from rich.table import Table
-
 from crawler.cli.checks import check_paths, check_run
+from crawler.cli.state import dlq, dlq_ids, existing_state_dir, history, open_state, stats
 from crawler.config import Config, load_config
 from crawler.crawler import AdaptiveCrawler
 from crawler.errors import ConfigError, CrawlerError, LockHeldError
 from crawler.observe.alerts import exit_code as alerts_exit_code
-from crawler.observe.alerts import load_history
 from crawler.observe.progress import Progress
-from crawler.records import CrawlSummary, DLQEntry
-from crawler.redact import (
-    RedactingFilter,
-    json_for_terminal,
-    one_line,
-    redact_url,
-    safe_for_terminal,
-)
-from crawler.storage import Storage, open_storage
-from crawler.storage.lock import StateLock
+from crawler.records import CrawlSummary
+from crawler.redact import RedactingFilter, one_line
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 MAX_ERROR_CHARS = 2000  # one stderr line, whatever the error carries (a 10 MB config value)
@@ -73,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--config", metavar="PATH", help="config.toml to use (default: built-in)")
         sp.add_argument("--state-dir", metavar="DIR", help="frontier, DLQ and lock live here")
         sp.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+        sp.add_argument(
+            "--redis-url",
+            metavar="URL",
+            help="use the Redis backend at URL (redis://host:6379/0?namespace=NAME); "
+            "sets [storage] backend = redis and redis_url",
+        )
 
     run = sub.add_parser("run", help="crawl from seed URLs (resumes an existing state dir)")
     run.add_argument("seeds", nargs="+", metavar="SEED_URL")
@@ -121,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("ids", nargs="*", type=int, metavar="ID")
     retry.add_argument("--all", action="store_true")
     retry.add_argument("--no-llm", action="store_true")
+    retry.add_argument(
+        "--requeue-only",
+        action="store_true",
+        help="re-queue and exit without crawling (Redis: the running workers crawl them)",
+    )
     purge = dsub.add_parser("purge", help="delete entries")
     common(purge)
     purge.add_argument("ids", nargs="*", type=int, metavar="ID")
@@ -147,6 +146,9 @@ def _config_for(args: argparse.Namespace) -> Config:
         value = getattr(args, attr, None)
         if value is not None:
             overrides[key] = value
+    if getattr(args, "redis_url", None):
+        overrides["storage.backend"] = "redis"
+        overrides["storage.redis_url"] = args.redis_url
     if getattr(args, "recrawl", False):
         overrides["crawl.recrawl"] = True
     if getattr(args, "no_llm", False):
@@ -229,14 +231,16 @@ def _main(argv: Sequence[str] | None) -> int:
     _setup_logging(cfg)
     if args.command == "run":
         return _run_crawl(cfg, args.seeds)
-    state_dir = _existing_state_dir(cfg)
+    state_dir = existing_state_dir(cfg)
     if args.command == "stats":
         if args.history:
-            return asyncio.run(_history(cfg, state_dir, as_json=args.json))
-        return asyncio.run(_stats(cfg, state_dir, as_json=args.json))
+            return asyncio.run(history(cfg, state_dir, as_json=args.json))
+        return asyncio.run(stats(cfg, state_dir, as_json=args.json))
     if args.command == "dlq" and args.dlq_command == "retry":
         check_paths(cfg)
-    return asyncio.run(_dlq(cfg, state_dir, args))
+        if not args.requeue_only:
+            return asyncio.run(_dlq_retry(cfg, state_dir, dlq_ids(args)))
+    return asyncio.run(dlq(cfg, state_dir, args))
 
 
 # -- run -----------------------------------------------------------------------------------------
@@ -293,144 +297,10 @@ def _print_summary(summary: CrawlSummary, path: Path) -> None:
     print(f"summary written to {path}", file=sys.stderr)
 
 
-# -- stats and dlq -------------------------------------------------------------------------------
-def _existing_state_dir(cfg: Config) -> Path:
-    state_dir = Path(cfg.crawl.state_dir)
-    if not (state_dir / "lock").exists() and not any(state_dir.glob("state.*")):
-        raise ConfigError("--state-dir", str(state_dir), "the state directory of an earlier run")
-    return state_dir
-
-
-@contextlib.asynccontextmanager
-async def _open_state(
-    cfg: Config, state_dir: Path, *, read_only: bool = False
-) -> AsyncIterator[Storage]:
-    """The state dir's storage for commands that are not a crawl: under its lock to change it,
-    read-only and without the lock to read it (a crawl may be running)."""
-    with contextlib.ExitStack() as stack:
-        if not read_only:
-            stack.enter_context(StateLock(state_dir))
-        storage = open_storage(
-            cfg.storage.backend,
-            state_dir,
-            cfg.storage.redis_url,
-            lease_timeout_s=cfg.storage.lease_timeout_s,
-            read_only=read_only,
-        )
-        await storage.open()
-        try:
-            yield storage
-        finally:
-            await storage.close()
-
-
-async def _history(cfg: Config, state_dir: Path, *, as_json: bool) -> int:
-    async with _open_state(cfg, state_dir, read_only=True) as storage:
-        runs = await load_history(storage)
-    if as_json:
-        print(json.dumps([r.to_dict() for r in runs], indent=2))
-        return EXIT_OK
-    if not runs:
-        print("no run kept in this state dir yet")
-        return EXIT_OK
-    table = Table(title=f"runs kept in {state_dir} (oldest first)")
-    columns = ("finished", "duration s", "stored", "failed", "failure rate", "requests")
-    for name in (*columns, "retries", "DLQ", "alerts"):
-        table.add_column(name, justify="left" if name == "finished" else "right")
-    for r in runs:
-        table.add_row(
-            r.finished_at + (" (stopped)" if r.stopped else ""),
-            f"{r.duration_s:.1f}",
-            str(r.pages_stored),
-            str(r.pages_failed),
-            f"{r.failure_rate:.1%}",
-            str(r.requests),
-            str(r.retries),
-            str(r.dlq_items),
-            str(r.alerts) if r.alerts else "",
-        )
-    Console(width=max(120, shutil.get_terminal_size().columns)).print(table)
-    return EXIT_OK
-
-
-async def _stats(cfg: Config, state_dir: Path, *, as_json: bool) -> int:
-    async with _open_state(cfg, state_dir, read_only=True) as storage:
-        counts = await storage.counts()
-        entries = await storage.dlq_list()
-    by_category: dict[str, int] = {}
-    for e in entries:
-        cat = str(e.error.get("category", "UNKNOWN"))
-        by_category[cat] = by_category.get(cat, 0) + 1
-    data = {
-        "pending": counts.pending,
-        "leased": counts.leased,
-        "done": counts.done,
-        "dead": counts.dead,
-        "dlq_items": len(entries),
-        "dlq_by_category": by_category,
-    }
-    if as_json:
-        print(json.dumps(data, indent=2))
-    else:
-        for k, v in data.items():
-            print(f"{k}: {v}")
-    return EXIT_OK
-
-
-async def _dlq(cfg: Config, state_dir: Path, args: argparse.Namespace) -> int:
-    cmd = args.dlq_command
-    if cmd in ("retry", "purge") and not args.all and not args.ids:
-        raise ConfigError(f"dlq {cmd}", "", "--all or at least one entry ID")
-    if cmd == "retry":
-        return await _dlq_retry(cfg, state_dir, None if args.all else list(args.ids))
-    async with _open_state(cfg, state_dir, read_only=cmd != "purge") as storage:
-        if cmd == "list":
-            entries = await storage.dlq_list(args.category, args.host, args.since)
-            _print_entries(entries, as_json=args.json)
-        elif cmd == "show":
-            entry = await storage.dlq_get(args.id)
-            if entry is None:
-                raise ConfigError("ID", args.id, "the id of an existing DLQ entry")
-            print(json_for_terminal(entry.public_dict()))
-        elif cmd == "purge":
-            n = await storage.dlq_purge(None if args.all else list(args.ids))
-            await storage.commit()
-            print(f"purged {n} entries", file=sys.stderr)
-        elif cmd == "export":
-            entries = await storage.dlq_list()
-            text = "".join(json_for_terminal(e.public_dict(), indent=None) + "\n" for e in entries)
-            if args.out:
-                await asyncio.to_thread(Path(args.out).write_text, text, encoding="utf-8")
-            else:
-                sys.stdout.write(text)
-            print(f"exported {len(entries)} entries", file=sys.stderr)
-    return EXIT_OK
-
-
-def _print_entries(entries: Sequence[DLQEntry], *, as_json: bool) -> None:
-    if as_json:
-        print(json_for_terminal([e.public_dict() for e in entries]))
-        return
-    if not entries:
-        print("the dead-letter queue is empty")
-        return
-    for e in entries:
-        err = e.error
-        status = err.get("status_code")
-        # URL and message come from the web: escaped and cut to one readable line each.
-        url = safe_for_terminal(redact_url(str(e.url)), limit=300)
-        message = safe_for_terminal(str(err.get("message", "")), limit=300)
-        category = safe_for_terminal(str(err.get("category", "?")), limit=12)
-        print(
-            f"{e.id:>5}  {category:<10} {status if status is not None else '-':>4}"
-            f"  attempts={e.attempts}  {url}  — {message}"
-        )
-
-
 async def _dlq_retry(cfg: Config, state_dir: Path, ids: list[int] | None) -> int:
-    if not cfg.crawl.out:
+    if not cfg.crawl.out and cfg.storage.backend != "redis":
         # Results of a retry go where the crawl that filled the DLQ wrote its own.
-        async with _open_state(cfg, state_dir) as storage:
+        async with open_state(cfg, state_dir) as storage:
             out = await storage.get_meta("out_path")
         if out:
             cfg = cfg.model_copy(update={"crawl": cfg.crawl.model_copy(update={"out": out})})

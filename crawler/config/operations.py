@@ -32,7 +32,16 @@ class StorageConfig(Section):
         0.1, gt=0, description="seconds; longest wait before a partial batch is written"
     )
     lease_timeout_s: float = Field(
-        300.0, gt=0, description="seconds; a lease not acked by then returns to the queue"
+        300.0,
+        gt=0,
+        description="seconds; a lease not renewed by then returns to the queue (a live worker "
+        "renews its leases, so only a dead or stalled worker's leases expire)",
+    )
+    redis_unreachable_s: float = Field(
+        120.0,
+        ge=0,
+        description="seconds a worker waits for an unreachable or restarting Redis (retrying "
+        "with a backoff up to 5 s, logged) before it gives up with an error, exit code 1",
     )
     host_slot_ttl_s: float = Field(
         30.0,

@@ -1,6 +1,8 @@
 """The dispatcher: leases URLs from storage and hands each to a worker when its host admits it.
 
-One task leases in batches and holds the leases per host; workers only ever wait on a queue. A
+One task leases in batches (on a shared store only what it can start now, at most ``per_host``
+of a host, so that workers split a small frontier: docs/workers.md) and holds the leases per
+host; workers only ever wait on a queue. A
 host admits a request when robots.txt, a Retry-After pause, its breaker, its throttle and (for a
 retry) the retry budget allow it (:meth:`HostRegistry.admit`, which returns an
 :class:`~crawler.engine.hosts.Admission` the worker settles). Leases of a host that must wait
@@ -53,6 +55,7 @@ class Scheduler:
         workers: int,
         max_pages: int,
         clock: Callable[[], float],
+        per_host: int = 0,
     ) -> None:
         self._storage = storage
         self._hosts = hosts
@@ -60,6 +63,7 @@ class Scheduler:
         self._workers = max(1, workers)
         self._max_pages = max_pages
         self._clock = clock
+        self._per_host = per_host  # the per-host concurrency: a shared store's lease cap
         self._queue: asyncio.Queue[tuple[Lease, Admission | None] | None] = asyncio.Queue()
         self._held: dict[str, deque[Lease]] = {}
         self._held_count = 0
@@ -244,10 +248,18 @@ class Scheduler:
         if self._max_pages:
             self._done = (await self._storage.counts()).done
         want = min(self._hold_limit - self._held_count, self._room(), LEASE_BATCH)
+        excluded = [*self._hosts.blocked(now), *self._hosts.events.degradation.paused_hosts()]
+        per_host = 0
+        if self._storage.shared:
+            # Other workers lease from the same frontier: take what can start now, at most
+            # per_host of a host, and hold no more than that of a host, so that workers share a
+            # small frontier instead of the first one taking it all (docs/workers.md).
+            want = min(want, self._free_workers() - self._held_count)
+            per_host = max(1, self._per_host)
+            excluded += [h for h, held in self._held.items() if len(held) >= per_host]
         if want <= 0:
             return False
-        excluded = [*self._hosts.blocked(now), *self._hosts.events.degradation.paused_hosts()]
-        leases = await self._storage.lease(want, now, exclude_hosts=excluded)
+        leases = await self._storage.lease(want, now, exclude_hosts=excluded, per_host=per_host)
         for lease in leases:
             self._held.setdefault(lease.host, deque()).append(lease)
         self._held_count += len(leases)

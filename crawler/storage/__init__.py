@@ -30,6 +30,7 @@ def open_storage(
     *,
     lease_timeout_s: float = 300.0,
     read_only: bool = False,
+    redis_unreachable_s: float = 120.0,
 ) -> Storage:
     """The configured backend, not yet opened (``await storage.open()`` does that).
 
@@ -37,8 +38,9 @@ def open_storage(
     one, else derived from the absolute ``state_dir`` (see ``crawler.storage.redis``).
 
     ``read_only`` (commands that only read, beside a running crawl): SQLite opens its file
-    read-only and leaves leases alone; Redis is shared by design and opens as usual (it only
-    reclaims leases that have expired)."""
+    read-only and leaves leases alone; Redis opens without touching the frontier or loading it
+    (no state dir needed, docs/workers.md). ``redis_unreachable_s``: how long Redis calls wait
+    out an outage."""
     if cfg_backend == "sqlite":
         return SQLiteStorage(Path(state_dir) / STATE_FILE, read_only=read_only)
     if cfg_backend == "redis":
@@ -46,7 +48,13 @@ def open_storage(
         from crawler.storage.redis import RedisStorage, redis_target
 
         url, namespace = redis_target(redis_url, state_dir)
-        return RedisStorage(url, namespace=namespace, lease_timeout_s=lease_timeout_s)
+        return RedisStorage(
+            url,
+            namespace=namespace,
+            lease_timeout_s=lease_timeout_s,
+            unreachable_s=redis_unreachable_s,
+            read_only=read_only,
+        )
     raise ConfigError("storage.backend", cfg_backend, "'sqlite' or 'redis'")
 
 

@@ -42,6 +42,9 @@ class Lease:
     attempts: int  # requests made for this URL so far, across resumes and DLQ retries
     tries: int  # requests made since it was added or last re-queued from the DLQ (the retry count)
     not_before: float = 0.0  # the next-attempt time it had when leased
+    # The lease's fencing token (a shared store's counter; 0: unfenced): an ack, nack or dead
+    # letter with a token that no longer holds the URL is refused (docs/workers.md, "Fencing").
+    fence: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,10 @@ class FrontierCounts:
 
 class Storage(Protocol):
     """What the crawler needs from a state store. All methods may raise ``StorageError``."""
+
+    # True when other processes lease from the same frontier (Redis): the scheduler then leases
+    # only what it can start, at most ``per_host`` a host, so that workers share the work.
+    shared: bool
 
     async def open(self) -> None:
         """Create or open the store; leases left by a dead run become pending again."""
@@ -80,9 +87,12 @@ class Storage(Protocol):
         leased) becomes an alias too; one leased, done or dead is left alone. Returns True when
         the URL's state changed."""
 
-    async def lease(self, limit: int, now: float, exclude_hosts: Sequence[str] = ()) -> list[Lease]:
+    async def lease(
+        self, limit: int, now: float, exclude_hosts: Sequence[str] = (), *, per_host: int = 0
+    ) -> list[Lease]:
         """Up to ``limit`` pending URLs whose next-attempt time is ``<= now``, oldest first
-        (breadth-first by discovery order), skipping hosts in ``exclude_hosts``."""
+        (breadth-first by discovery order), skipping hosts in ``exclude_hosts``. ``per_host``
+        > 0: at most that many of one host, its oldest (a shared store's fair split)."""
 
     async def lease_url(self, url: str, depth: int = 0) -> Lease | None:
         """Lease one given URL now, whatever its state or next-attempt time (adding it when
@@ -108,6 +118,12 @@ class Storage(Protocol):
     async def give_up_host(self, host: str) -> list[Lease]:
         """Lease every pending URL of ``host`` at once (ready or not), so the caller can
         dead-letter them when the host is given up."""
+
+    async def fence_acks(self) -> set[str]:
+        """Called before the results lines of the staged acks are written: the URLs whose lease
+        was lost meanwhile (a shared store's lease expired and was reclaimed). Their staged acks
+        and page states are dropped; the caller drops their lines. The other staged acks' leases
+        are held until the next :meth:`commit`. A store of one process loses no lease: empty."""
 
     async def commit(self, out_path: str | None = None, out_offset: int | None = None) -> None:
         """Make everything staged durable in one transaction, with the results file offset."""

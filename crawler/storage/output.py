@@ -45,6 +45,7 @@ class JsonlSink:
         self.path = Path(path)
         self._file: BinaryIO | None = None
         self._staged: list[bytes] = []
+        self._keys: list[str | None] = []  # each staged line's record "url"
         self._size = 0
 
     @property
@@ -127,6 +128,18 @@ class JsonlSink:
         # A lone surrogate (from a badly decoded page) cannot be UTF-8: write it as a JSON
         # escape instead, which reads back as the same string.
         self._staged.append(line.encode("utf-8", "backslashreplace"))
+        url = record.get("url")
+        self._keys.append(url if isinstance(url, str) else None)
+
+    def discard(self, urls: set[str]) -> None:
+        """Drop the staged lines of ``urls`` before they are written: their acks were dropped
+        (a lost lease, see ``Storage.fence_acks``), so another worker stores them."""
+        if not urls:
+            return
+        pairs = zip(self._keys, self._staged, strict=True)
+        kept = [(k, line) for k, line in pairs if k not in urls]
+        self._keys = [k for k, _ in kept]
+        self._staged = [line for _, line in kept]
 
     @property
     def staged(self) -> int:
@@ -152,6 +165,7 @@ class JsonlSink:
                 log.debug("Could not cut %s back after a failed write", self.path, exc_info=True)
             raise StorageError(f"results file {self.path}: write failed: {_reason(exc)}") from exc
         self._staged.clear()
+        self._keys.clear()
         self._size += len(data)
         return self._size
 

@@ -20,6 +20,8 @@ keys in one slot of a Redis Cluster: docs/redis-cluster.md; connect.py opens a c
     leases     zset  url -> lease expiry
     counts     hash  p, l, d, x, a: pending, leased, done, dead, aliased (redirect targets)
     dlq        hash  entry id -> DLQEntry JSON;  dlq:url hash url -> id;  dlq:seq counter
+    fence      hash  url -> fencing token of its current lease;  fence:seq counter of tokens
+    commit:<owner>  string  the number of the owner's last commit (expires after a day)
     meta       hash  key -> JSON;  offsets hash "<machine>:<results path>" -> committed bytes
     pages      hash  url -> PageState JSON (a stored page's recrawl state, docs/recrawl.md)
     due        zset  url -> due time, of the stored pages not being revisited right now
@@ -40,13 +42,19 @@ What is written when (the contract's "staged until commit", shared with other wo
   shared frontier before it can be leased atomically. So a new URL is visible to this process's
   next lease at once, and to other workers after that lease or the next commit.
 * Leases and the rest (``nack``, ``dead_letter``, DLQ operations) are written through.
-* Each commit also renews the leases this process holds that have used half their time, so a
-  long-staged ack or a slow fetch does not lose its lease.
+* A background task renews the leases this process holds once they have used half their time
+  (it wakes every quarter of ``lease_timeout_s``), so a fetch slower than ``lease_timeout_s``
+  keeps its lease while the worker is alive; a dead worker's leases expire.
 
-Between workers, final outcomes win: an ack or dead letter is applied even if the lease had lapsed
-(the page was stored, or the failure happened); a nack is ignored when another worker has leased
-the URL since, or settled it. A lapsed lease that another worker re-fetched yields a second record
-of that page in the other worker's results file: keep ``lease_timeout_s`` above the longest fetch.
+Leases are fenced (docs/workers.md, "Fencing"): every lease carries a token, a counter that grows
+with every lease of any URL. Before the crawler writes a batch of results lines it calls
+:meth:`RedisStorage.fence_acks`, which checks that each staged ack's lease still holds its URL
+with its token and extends it past the commit; an ack whose lease was lost (reclaimed, maybe
+leased and stored by another worker) is dropped with its page state, and the crawler drops its
+results line. The commit's ack script checks the tokens again and refuses stale ones. A nack or
+dead letter of a lost lease is ignored when another worker has leased or stored the URL since.
+
+A Redis that restarts or is unreachable for a while is waited for (``outage.py``).
 
 Durability is the server's: run it with ``appendonly yes`` for a crash of the server itself.
 Needs Redis >= 6.2 (``ZADD LT``).
@@ -59,39 +67,40 @@ import contextlib
 import hashlib
 import itertools
 import json
+import logging
 import socket
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from crawler.errors import ConfigError, StorageError
-from crawler.records import DLQEntry, PageState, iso
-from crawler.storage.base import (
-    FrontierCounts,
-    Lease,
-    dlq_entry,
-    merge_previous,
-    parse_since,
-)
+from crawler.records import PageState
+from crawler.storage.base import FrontierCounts, Lease
 from crawler.storage.hostledger import SLOT_TTL_S
 from crawler.storage.redis.connect import Client, connect
+from crawler.storage.redis.dlq import DEAD_LETTER_RETRIES, RedisDLQ
 from crawler.storage.redis.hosts import RedisHostLedger
-
-# The same timestamps and --since parsing as the embedded backend (one definition of each).
+from crawler.storage.redis.leases import RedisLeases
+from crawler.storage.redis.outage import OUTAGE_ERRORS, Outage
 from crawler.web.urls import host_key
 
 _Arg = str | int | float  # what a script takes in ARGV
+T = TypeVar("T")
+log = logging.getLogger("crawler")
 NAMESPACE_PARAM = "namespace"  # redis_url query parameter naming the crawl's namespace
 # Expired leases reclaimed per lease call: bounds one script's run when many workers died.
 RECLAIM_BATCH = 1000
-DEAD_LETTER_RETRIES = 5  # a concurrent DLQ change for the same URL makes dead_letter retry
+COMMIT_MARK_TTL_S = 86_400  # how long a worker's commit marker outlives its last commit
+__all__ = ["DEAD_LETTER_RETRIES", "RedisStorage", "namespace_for", "redis_target"]
 
 # -- Lua ------------------------------------------------------------------------------------------
 # The scripts are package files (lua/*.lua): prelude.lua (shared helpers) is put in front of each.
@@ -112,7 +121,7 @@ _SCRIPT_PARTS: dict[str, tuple[str, ...]] = {
     "purge": ("dlq_ids", "purge"),
     "requeue_due": ("revisit_fn", "requeue_due"),
     "revisit": ("revisit_fn", "revisit"),
-    "commit": ("fn:add", "fn:ack", "fn:renew", "commit"),  # "fn:x": x.lua as part_x(ARGV)
+    "commit": ("fn:add", "fn:ack", "commit"),  # "fn:x": x.lua as part_x(ARGV)
 }
 REQUEUE_BATCH = 1000  # due pages requeued per script call (bounds one script's run)
 
@@ -181,8 +190,9 @@ def redis_target(redis_url: str, state_dir: str | Path) -> tuple[str, str]:
 
 
 def _lease(url: str, raw: str) -> Lease:
-    _seq, depth, _status, attempts, tries, nat, _owner, host = raw.split("|", 7)
-    return Lease(url, int(depth), host, int(attempts), int(tries), float(nat))
+    record, _, fence = raw.rpartition("|")  # the lease script appends the fencing token
+    _seq, depth, _status, attempts, tries, nat, _owner, host = record.split("|", 7)
+    return Lease(url, int(depth), host, int(attempts), int(tries), float(nat), int(fence))
 
 
 def _leases(flat: Sequence[str]) -> list[Lease]:
@@ -201,20 +211,19 @@ def _page_from(url: str, due_at: float, text: str) -> PageState:
     return PageState.from_json(url, due_at, data if isinstance(data, dict) else {})
 
 
-def _entry(entry_id: int | str, text: str) -> DLQEntry:
-    data = json.loads(text)
-    data["id"] = int(entry_id)
-    return DLQEntry(**data)
-
-
-class RedisStorage:
+class RedisStorage(RedisLeases, RedisDLQ):
     """The :class:`~crawler.storage.base.Storage` contract on a Redis server, shared by workers.
 
     ``url`` is a redis-py URL (``redis://``, ``rediss://``, ``unix://``); ``namespace`` keeps one
     crawl's keys apart from another's on the same server (see :func:`redis_target`). ``clock``
-    times leases and stamps DLQ entries that come without times. Nothing connects in
-    ``__init__``; :meth:`open` does.
+    times leases and stamps DLQ entries that come without times. ``unreachable_s``: how long
+    calls wait for a Redis that does not answer (``outage.py``). ``read_only``: for commands
+    beside running workers (``crawler stats``, ``dlq list``): :meth:`open` only checks that the
+    namespace holds a crawl, and every write raises. Nothing connects in ``__init__``;
+    :meth:`open` does.
     """
+
+    shared = True  # other processes lease from the same frontier: lease in small batches
 
     def __init__(
         self,
@@ -223,10 +232,14 @@ class RedisStorage:
         namespace: str,
         clock: Callable[[], float] = time.time,
         lease_timeout_s: float = 300.0,
+        unreachable_s: float = 120.0,
+        read_only: bool = False,
     ) -> None:
         self.url = url
         self.namespace = namespace
         self.lease_timeout_s = lease_timeout_s
+        self.read_only = read_only
+        self.outage = Outage(url, unreachable_s)
         self._clock = clock
         self._prefix = f"crawler:{{{namespace}}}:"
         self._offset_field = socket.gethostname() + ":"  # results files are per machine
@@ -234,7 +247,11 @@ class RedisStorage:
         self._scripts: dict[str, AsyncScript] = {}
         self._owner = ""
         self._known: set[int] = set()  # hash() of every URL this process knows of
-        self._held: dict[str, float] = {}  # url -> expiry of the leases this process holds
+        # url -> (expiry, fencing token) of the leases this process holds, acked ones included
+        # until their ack is committed.
+        self._held: dict[str, tuple[float, int]] = {}
+        self._renewer: asyncio.Task[None] | None = None
+        self._commits = 0  # this owner's commits: the number its commit marker names
         # Staged until commit (dicts keep their order). Acks remember the lease they settle.
         self._adds: dict[str, tuple[int, str]] = {}  # url -> (depth, host)
         self._acks: dict[str, tuple[Lease, int]] = {}  # url -> (lease, attempts)
@@ -252,35 +269,54 @@ class RedisStorage:
         """Connect, reclaim expired leases and load the set of known URLs."""
         if self._client is not None:
             return
-        with self._errors("open"):
-            client = await connect(self.url)  # one server or a cluster (connect.py)
+        # One server or a cluster (connect.py). No retries inside redis-py: a command is sent
+        # again only by Outage.call, which knows whether sending it twice is safe.
+        client = await self._call("open", lambda: connect(self.url, retry=Retry(NoBackoff(), 0)))
         self._client = client
         self._scripts = {name: client.register_script(body) for name, body in _scripts().items()}
         self._owner = uuid.uuid4().hex
         try:
-            with self._errors("open"):
-                clock = self._clock()
-                await self._script("lease", [repr(clock), repr(clock), "0", self._owner, 0])
-                known: set[int] = set()
-                migrate = not await client.exists(self._key("pages:v"))
-                done: list[str] = []
-                async for url, raw in client.hscan_iter(self._key("urls"), count=10_000):
-                    known.add(hash(url))
-                    if migrate and raw.split("|", 3)[2] == "2":
-                        done.append(url)
-                self._known = known
-                if migrate:
-                    await self._give_states(done)
+            if self.read_only:
+                await self._check_crawl()
+                return
+            clock = self._clock()
+            await self._script("lease", [repr(clock), repr(clock), "0", self._owner, 0, 0])
+            await self._call("open", self._load_known)
+            self._renewer = asyncio.create_task(self._renew_loop())
         except BaseException:
             self._client = None
             await client.aclose()
             raise
 
+    async def _check_crawl(self) -> None:
+        """A read-only open of a namespace nobody crawled is a mistake (a typo in it)."""
+        client = self._conn()
+        found = await self._call("open", lambda: client.exists(self._key("seq"), self._key("meta")))
+        if not found:
+            raise ConfigError(
+                "storage.redis_url",
+                self.url,
+                f"a server and namespace that hold a crawl (namespace {self.namespace!r} is empty)",
+            )
+
+    async def _load_known(self) -> None:
+        client = self._conn()
+        known: set[int] = set()
+        migrate = not await client.exists(self._key("pages:v"))
+        done: list[str] = []
+        async for url, raw in client.hscan_iter(self._key("urls"), count=10_000):
+            known.add(hash(url))
+            if migrate and raw.split("|", 3)[2] == "2":
+                done.append(url)
+        self._known = known
+        if migrate:
+            await self._give_states(done)
+
     async def _give_states(self, done: list[str]) -> None:
         """A state written before page states existed: its stored pages get an empty state,
         due at once (a recrawl fetches them in full). Idempotent, so workers may race on it."""
         client = self._conn()
-        for i in range(0, len(done), REQUEUE_BATCH):
+        for i in range(0, len(done), REQUEUE_BATCH):  # called through _call: retried whole
             chunk = done[i : i + REQUEUE_BATCH]
             async with client.pipeline(transaction=False) as pipe:
                 for url in chunk:
@@ -297,8 +333,7 @@ class RedisStorage:
         try:
             await self.commit()
             if self._held:
-                with self._errors("close"):
-                    await self._script("release", [self._owner, *self._held])
+                await self._script("release", [self._owner, *self._held])
         finally:
             await self.abort()
 
@@ -306,24 +341,30 @@ class RedisStorage:
         """Disconnect WITHOUT committing, as a killed process would: staged writes are lost and
         the leases this process holds return to the queue when they expire."""
         client, self._client = self._client, None
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
         self._adds, self._acks, self._meta, self._pages = {}, {}, {}, {}
         self._delta = [0, 0, 0, 0]
         self._held = {}
         self._known = set()
         if client is not None:
-            with self._errors("close"):
+            with contextlib.suppress(*OUTAGE_ERRORS):  # a server that is gone is closed
                 await client.aclose()
 
     async def commit(self, out_path: str | None = None, out_offset: int | None = None) -> None:
         """Send every staged write, and the results file offset, in one script (lua/commit.lua,
-        atomic on a cluster too); renew the leases that have used half their time."""
+        atomic on a cluster too). An ack whose
+        lease was lost since :meth:`fence_acks` (a worker stalled for ``lease_timeout_s``
+        between the two) is refused by Redis and logged as an error: its line was written."""
+        if self.read_only:
+            return  # nothing can be staged
         async with self._lock():
             await self._commit(out_path, out_offset)
 
     async def _commit(self, out_path: str | None, out_offset: int | None) -> None:
-        self._conn()
-        clock = self._clock()
-        renew = [u for u, exp in self._held.items() if exp - clock < self.lease_timeout_s / 2]
         offset = None
         if (
             out_path is not None
@@ -331,27 +372,50 @@ class RedisStorage:
             and self._committed_offsets.get(out_path) != out_offset
         ):
             offset = (out_path, out_offset)
-        if not (self._adds or self._acks or self._meta or self._pages or offset or renew):
+        if not (self._adds or self._acks or self._meta or self._pages or offset):
             return
         # Swap the batch out first: other tasks stage into fresh dicts while it is sent.
         adds, acks, meta, pages = self._adds, self._acks, self._meta, self._pages
         self._adds, self._acks, self._meta, self._pages = {}, {}, {}, {}
         self._committing_acks = acks
-        expiry = clock + self.lease_timeout_s
+        self._commits += 1
+        mark = str(self._commits)
+        refused: list[str] = []
 
         sections: list[list[_Arg]] = [  # lua/commit.lua's ARGV, section by section
             [x for url, (d, h) in adds.items() for x in (url, d, h)],
-            [x for url, (le, n) in acks.items() for x in (url, le.depth, le.host, n)],
+            [x for url, (le, n) in acks.items() for x in (url, le.depth, le.host, n, le.fence)],
             [x for item in meta.items() for x in item],
             [x for u, p in pages.items() for x in (u, _page_json(p), repr(p.due_at))],
             [self._offset_field + offset[0], offset[1]] if offset else [],
-            [repr(expiry), self._owner, *renew] if renew else [],
+            ["commit:" + self._owner, mark, COMMIT_MARK_TTL_S],
         ]
         args = [*(len(section) for section in sections), *itertools.chain(*sections)]
 
+        async def send_once() -> None:
+            # Sent directly (a client, not None): send() decides whether to send it again.
+            refused.extend(await self._script("commit", args, self._conn()))
+
+        async def landed() -> bool:
+            """After a lost connection: did the transaction run? Its marker says."""
+            client, key = self._conn(), self._key("commit:" + self._owner)
+            return bool(await self._call("commit", lambda: client.get(key)) == mark)
+
         async def send() -> None:
-            with self._errors("commit"):
-                await self._script("commit", args)
+            delay = 0.1
+            while True:
+                try:
+                    await send_once()
+                except OUTAGE_ERRORS as exc:
+                    await self.outage.wait("commit", exc, delay)
+                    delay = min(5.0, delay * 2)
+                    if await landed():
+                        return
+                    continue
+                except (RedisError, OSError) as exc:
+                    raise StorageError(f"{self.url}: commit failed: {exc}") from exc
+                self.outage.recovered()
+                return
 
         try:
             cancelled = await _to_the_end(send())
@@ -367,9 +431,15 @@ class RedisStorage:
         self._delta[0] -= len(adds)
         self._delta[1] += len(acks)
         self._delta[2] -= len(acks)
-        for url in renew:
-            if url in self._held:
-                self._held[url] = expiry
+        for url, (lease, _) in acks.items():
+            if self._held.get(url, (0.0, -1))[1] == lease.fence:
+                del self._held[url]
+        for url in refused:
+            log.error(
+                "The lease of %s was lost between writing its results line and the commit "
+                "(this worker stalled for lease_timeout_s): another worker may store it too",
+                url,
+            )
         if offset:
             self._committed_offsets[offset[0]] = offset[1]
         if cancelled:
@@ -377,8 +447,8 @@ class RedisStorage:
 
     async def out_offset(self, out_path: str) -> int | None:
         """The committed byte offset of this machine's results file at ``out_path``."""
-        with self._errors("out_offset"):
-            value = await self._conn().hget(self._key("offsets"), self._offset_field + out_path)
+        client, field = self._conn(), self._offset_field + out_path
+        value = await self._call("out_offset", lambda: client.hget(self._key("offsets"), field))
         return None if value is None else int(value)
 
     # -- shared politeness ---------------------------------------------------------------------
@@ -386,7 +456,12 @@ class RedisStorage:
         """The per-host politeness state of this crawl, shared with every worker (an async
         context manager; open it after this store, close it before)."""
         return RedisHostLedger(
-            self._conn(), self._prefix, owner=self._owner, url=self.url, slot_ttl_s=slot_ttl_s
+            self._conn(),
+            self._prefix,
+            owner=self._owner,
+            url=self.url,
+            slot_ttl_s=slot_ttl_s,
+            outage=self.outage,
         )
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -402,18 +477,23 @@ class RedisStorage:
         self._conn()
         return self._flush_lock
 
-    async def _script(self, name: str, args: Sequence[_Arg], client: Any = None) -> Any:
-        return await self._scripts[name](keys=[self._prefix], args=args, client=client)
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StorageError(f"{self.url}: the store was opened read-only")
 
-    @contextlib.contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
-        """Translate redis-py's exceptions, once, into StorageError naming the server."""
-        try:
-            yield
-        except RedisError as exc:
-            raise StorageError(f"{self.url}: {what} failed: {exc}") from exc
-        except OSError as exc:
-            raise StorageError(f"{self.url}: {what} failed: {exc}") from exc
+    async def _script(self, name: str, args: Sequence[_Arg], client: Any = None) -> Any:
+        """Run script ``name``; queue it when ``client`` is a pipeline. Scripts write: a
+        read-only store refuses. Run alone, the call waits out a Redis outage (every script is
+        safe to send twice, see outage.py)."""
+        self._writable()
+        script = self._scripts[name]
+        if client is not None:
+            return await script(keys=[self._prefix], args=args, client=client)
+        return await self._call(name, lambda: script(keys=[self._prefix], args=args))
+
+    async def _call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """``await fn()``, waiting out a Redis outage; Redis errors become StorageError."""
+        return await self.outage.call(what, fn)
 
     async def _flush_adds(self) -> None:
         """Send the staged new URLs: they must be in the shared frontier to be leased."""
@@ -422,8 +502,7 @@ class RedisStorage:
                 return
             adds, self._adds = self._adds, {}
             try:
-                with self._errors("add"):
-                    await self._script("add", [x for u, (d, h) in adds.items() for x in (u, d, h)])
+                await self._script("add", [x for u, (d, h) in adds.items() for x in (u, d, h)])
             except BaseException:
                 self._adds = {**adds, **self._adds}
                 raise
@@ -431,7 +510,7 @@ class RedisStorage:
 
     def _hold(self, leases: list[Lease], expiry: float) -> list[Lease]:
         for lease in leases:
-            self._held[lease.url] = expiry
+            self._held[lease.url] = (expiry, lease.fence)
         return leases
 
     # -- frontier ------------------------------------------------------------------------------
@@ -457,11 +536,14 @@ class RedisStorage:
             self._adds[url] = (depth, host_key(url))
             new += 1
         if maybe:
-            with self._errors("add"):
+
+            async def check() -> list[Any]:
                 async with self._conn().pipeline(transaction=False) as pipe:
                     for url in maybe:
                         pipe.hexists(self._key("urls"), url)
-                    exists = await pipe.execute()
+                    return await pipe.execute()
+
+            exists = await self._call("add", check)
             for (url, depth), found in zip(maybe.items(), exists, strict=True):
                 if not found and url not in self._adds:
                     self._adds[url] = (depth, host_key(url))
@@ -471,12 +553,13 @@ class RedisStorage:
 
     async def add_done(self, url: str, depth: int) -> bool:
         await self._flush_adds()
-        with self._errors("add_done"):
-            changed = await self._script("add_done", [url, depth, host_key(url)])
+        changed = await self._script("add_done", [url, depth, host_key(url)])
         self._known.add(hash(url))
         return bool(changed)
 
-    async def lease(self, limit: int, now: float, exclude_hosts: Sequence[str] = ()) -> list[Lease]:
+    async def lease(
+        self, limit: int, now: float, exclude_hosts: Sequence[str] = (), *, per_host: int = 0
+    ) -> list[Lease]:
         if limit <= 0:
             self._conn()
             return []
@@ -489,10 +572,10 @@ class RedisStorage:
             repr(expiry),
             self._owner,
             limit,
+            max(0, per_host),
             *exclude_hosts,
         ]
-        with self._errors("lease"):
-            flat = await self._script("lease", args)
+        flat = await self._script("lease", args)
         return self._hold(_leases(flat), expiry)
 
     async def lease_url(self, url: str, depth: int = 0) -> Lease | None:
@@ -501,14 +584,13 @@ class RedisStorage:
             lease, attempts = staged
             self._delta[1] += 1
             self._delta[2] -= 1
-            self._held[url] = 0.0  # renewed at the next commit
-            return Lease(url, lease.depth, lease.host, attempts, lease.tries, 0.0)
+            self._held[url] = (0.0, lease.fence)  # renewed before the next commit
+            return Lease(url, lease.depth, lease.host, attempts, lease.tries, 0.0, lease.fence)
         await self._flush_adds()
         clock = self._clock()
         expiry = clock + self.lease_timeout_s
         args: list[_Arg] = [url, depth, host_key(url), repr(clock), repr(expiry), self._owner]
-        with self._errors("lease_url"):
-            raw = await self._script("lease_url", args)
+        raw = await self._script("lease_url", args)
         self._known.add(hash(url))
         if raw is None:
             return None
@@ -521,15 +603,14 @@ class RedisStorage:
         excluded = set(exclude_hosts)
         if any(host not in excluded for _, host in self._adds.values()):
             return 0.0
-        with self._errors("next_ready_at"):
-            value = await self._script("next_ready", [self._owner, *exclude_hosts])
+        value = await self._script("next_ready", [self._owner, *exclude_hosts])
         return None if value is None else float(value)
 
     async def ack(self, lease: Lease, attempts: int) -> None:
         """Stage the ack: it becomes durable with the commit that covers the results line."""
         self._conn()
-        self._acks[lease.url] = (lease, attempts)
-        self._held.pop(lease.url, None)
+        self._writable()
+        self._acks[lease.url] = (lease, attempts)  # its lease stays held until the commit
         self._delta[1] -= 1
         self._delta[2] += 1
 
@@ -542,50 +623,25 @@ class RedisStorage:
             attempts,
             tries,
             self._owner,
+            lease.fence,
         ]
-        with self._errors("nack"):
-            await self._script("nack", args)
+        await self._script("nack", args)
         self._held.pop(lease.url, None)
-
-    async def dead_letter(self, lease: Lease, attempts: int, entry: DLQEntry) -> DLQEntry:
-        now = iso(self._clock())
-        client = self._conn()
-        for _ in range(DEAD_LETTER_RETRIES):
-            stored = dlq_entry(lease, attempts, entry, now)
-            with self._errors("dead_letter"):
-                old_id = cast("str | None", await client.hget(self._key("dlq:url"), lease.url))
-                old = await client.hget(self._key("dlq"), old_id) if old_id else None
-                if old is not None:
-                    merge_previous(stored, json.loads(old))
-                text = json.dumps(stored.to_dict(), ensure_ascii=False)
-                args: list[_Arg] = [
-                    lease.url,
-                    lease.depth,
-                    lease.host,
-                    attempts,
-                    old_id or "",
-                    text,
-                ]
-                new_id = int(await self._script("dead", args))
-            if new_id >= 0:  # else another worker changed this URL's entry meanwhile: again
-                self._held.pop(lease.url, None)
-                stored.id = new_id
-                return stored
-        raise StorageError(f"{self.url}: dead_letter of {lease.url} kept conflicting")
 
     async def give_up_host(self, host: str) -> list[Lease]:
         await self._flush_adds()
         clock = self._clock()
         expiry = clock + self.lease_timeout_s
-        with self._errors("give_up_host"):
-            flat = await self._script("give_up", [host, repr(clock), repr(expiry), self._owner])
+        flat = await self._script("give_up", [host, repr(clock), repr(expiry), self._owner])
         return self._hold(_leases(flat), expiry)
 
     async def counts(self) -> FrontierCounts:
         """The shared counters, plus what this process has staged."""
+        client = self._conn()
         async with self._lock():
-            with self._errors("counts"):
-                values = await self._conn().hmget(self._key("counts"), ["p", "l", "d", "x", "a"])
+            values = await self._call(
+                "counts", lambda: client.hmget(self._key("counts"), ["p", "l", "d", "x", "a"])
+            )
             pending, leased, done, dead, aliased = (
                 int(v or 0) + d for v, d in zip(values, [*self._delta, 0], strict=True)
             )
@@ -604,11 +660,14 @@ class RedisStorage:
         client = self._conn()
         for i in range(0, len(wanted), REQUEUE_BATCH):
             chunk = wanted[i : i + REQUEUE_BATCH]
-            with self._errors("get_pages"):
+
+            async def read(chunk: list[str] = chunk) -> list[Any]:
                 async with client.pipeline(transaction=False) as pipe:
                     pipe.hmget(self._key("pages"), chunk)
                     pipe.zmscore(self._key("due"), chunk)
-                    states, dues = await pipe.execute()
+                    return await pipe.execute()
+
+            states, dues = await self._call("get_pages", read)
             for url, state, due in zip(chunk, states, dues, strict=True):
                 if state is not None:
                     out[url] = _page_from(url, 0.0 if due is None else float(due), state)
@@ -616,94 +675,38 @@ class RedisStorage:
 
     async def put_page(self, page: PageState) -> None:
         self._conn()
+        self._writable()
         self._pages[page.url] = page
 
     async def requeue_due(self, now: float) -> int:
         requeued = 0
         while True:
-            with self._errors("requeue_due"):
-                examined, n = await self._script("requeue_due", [repr(now), REQUEUE_BATCH])
+            examined, n = await self._script("requeue_due", [repr(now), REQUEUE_BATCH])
             requeued += int(n)
             if int(examined) < REQUEUE_BATCH:
                 return requeued
 
     async def revisit_now(self, url: str) -> bool:
-        with self._errors("revisit_now"):
-            return bool(await self._script("revisit", [url]))
+        return bool(await self._script("revisit", [url]))
 
     async def page_count(self) -> int:
-        with self._errors("page_count"):
-            return int(await self._conn().hlen(self._key("pages")))
+        client = self._conn()
+        return int(await self._call("page_count", lambda: client.hlen(self._key("pages"))))
 
     # -- DLQ -----------------------------------------------------------------------------------
     def _acked(self) -> set[str]:
         """URLs acked in a batch not yet in Redis: their DLQ entries are gone for this process."""
         return set(self._acks) | set(self._committing_acks)
 
-    async def dlq_count(self) -> int:
-        with self._errors("dlq_count"):
-            total = int(await self._conn().hlen(self._key("dlq")))
-        acked = self._acked()
-        if not acked:
-            return total
-        return len(await self.dlq_list())
-
-    async def dlq_list(
-        self,
-        category: str | None = None,
-        host: str | None = None,
-        since: str | None = None,
-        *,
-        limit: int | None = None,
-    ) -> list[DLQEntry]:
-        moment = parse_since(since) if since else None
-        with self._errors("dlq_list"):
-            rows = cast("dict[str, str]", await self._conn().hgetall(self._key("dlq")))
-        acked = self._acked()
-        entries = sorted((_entry(i, text) for i, text in rows.items()), key=lambda e: e.id)
-        chosen = [
-            e
-            for e in entries
-            if e.url not in acked
-            and (not category or str(e.error.get("category", "UNKNOWN")) == category.upper())
-            and (not host or e.host == host)
-            and (moment is None or parse_since(e.last_failed_at) >= moment)
-        ]
-        if limit is not None:
-            return chosen[-limit:] if limit > 0 else []
-        return chosen
-
-    async def dlq_get(self, entry_id: int) -> DLQEntry | None:
-        with self._errors("dlq_get"):
-            text = cast("str | None", await self._conn().hget(self._key("dlq"), str(entry_id)))
-        if text is None:
-            return None
-        found = _entry(entry_id, text)
-        return None if found.url in self._acked() else found
-
-    async def dlq_requeue(self, ids: Sequence[int] | None) -> int:
-        args = ["*"] if ids is None else [str(i) for i in ids]
-        if not args:
-            return 0
-        with self._errors("dlq_requeue"):
-            return int(await self._script("requeue", args))
-
-    async def dlq_purge(self, ids: Sequence[int] | None = None) -> int:
-        acked = sorted(self._acked())
-        chosen = ["*"] if ids is None else [str(i) for i in ids]
-        if not chosen:
-            return 0
-        with self._errors("dlq_purge"):
-            return int(await self._script("purge", [len(acked), *acked, *chosen]))
-
     # -- meta ----------------------------------------------------------------------------------
     async def get_meta(self, key: str) -> Any:
         text = self._meta.get(key)
         if text is None:
-            with self._errors("get_meta"):
-                text = cast("str | None", await self._conn().hget(self._key("meta"), key))
+            client, meta = self._conn(), self._key("meta")
+            text = cast("str | None", await self._call("get_meta", lambda: client.hget(meta, key)))
         return None if text is None else json.loads(text)
 
     async def set_meta(self, key: str, value: Any) -> None:
         self._conn()
+        self._writable()
         self._meta[key] = json.dumps(value, ensure_ascii=False)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
 
     from crawler.storage.redis.connect import Client
+    from crawler.storage.redis.outage import Outage
 
 __all__ = ["RedisHostLedger"]
 
@@ -74,8 +75,10 @@ class RedisHostLedger:
         owner: str,
         url: str = "",
         slot_ttl_s: float = SLOT_TTL_S,
+        outage: Outage | None = None,
     ) -> None:
         self._client = client
+        self._outage = outage  # acquire waits out a Redis outage with the store (outage.py)
         self._prefix = prefix
         self._owner = owner
         self._url = url
@@ -147,9 +150,15 @@ class RedisHostLedger:
             _fmt(ROBOTS_RECHECK_S),
             _fmt(PROBE_RECHECK_S),
         ]
-        with self._errors("acquire"):
-            self.round_trips += 1
-            r = await self._acquire(keys=[self._prefix], args=args)
+        script = self._acquire
+        self.round_trips += 1
+        if self._outage is not None:  # the slot is keyed by its token: safe to send twice
+            r = await self._outage.call(
+                "host ledger acquire", lambda: script(keys=[self._prefix], args=args)
+            )
+        else:
+            with self._errors("acquire"):
+                r = await script(keys=[self._prefix], args=args)
         granted, wait, reason, text, has_text, rfail, rwait, parked, pause, bv, blob, clock = r
         if granted:
             self._held[granted] = ask.host

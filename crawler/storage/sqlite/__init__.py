@@ -47,6 +47,7 @@ from crawler.storage.sqlite.schema import (
     PENDING,
     PER_HOST_COST,
     WALK_ALWAYS,
+    at_most_per_host,
 )
 from crawler.web.urls import host_key
 
@@ -69,6 +70,8 @@ class SQLiteStorage(SQLiteRows):
     created, leases are left alone, and every write raises ``StorageError``. Counts are those
     of the moment it was opened.
     """
+
+    shared = False  # one process: leases are never lost, batches may be large
 
     # -- lifetime ------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -144,6 +147,10 @@ class SQLiteStorage(SQLiteRows):
             self._known = set()
             self._leased = {}
 
+    async def fence_acks(self) -> set[str]:
+        """One process holds every lease until it settles it: none is ever lost."""
+        return set()
+
     async def commit(self, out_path: str | None = None, out_offset: int | None = None) -> None:
         """End the open transaction: every staged write, and the results file offset, at once."""
         if self.read_only:
@@ -215,7 +222,9 @@ class SQLiteStorage(SQLiteRows):
         self._move(host, PENDING, ALIAS)
         return True
 
-    async def lease(self, limit: int, now: float, exclude_hosts: Sequence[str] = ()) -> list[Lease]:
+    async def lease(
+        self, limit: int, now: float, exclude_hosts: Sequence[str] = (), *, per_host: int = 0
+    ) -> list[Lease]:
         if limit <= 0 or not self._counts[PENDING]:
             return []
         with self._errors("lease"):
@@ -239,6 +248,8 @@ class SQLiteStorage(SQLiteRows):
                 rows = db.execute(sql, ids).fetchall()
             # Each query gives id order; the merge is the FIFO order of all ready URLs.
             rows.sort()
+            if per_host > 0:
+                rows = at_most_per_host(rows, per_host)
             return self._mark_leased(db, rows[:limit])
 
     def _hosts_to_query(self, exclude_hosts: Sequence[str]) -> list[str] | None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 # 2: status ALIAS (a redirect's final URL, seen but never stored itself);
 # 3: table pages (a stored page's recrawl state, docs/recrawl.md).
 SCHEMA_VERSION = 3
@@ -95,3 +97,15 @@ WALK_ALWAYS = 5000
 
 OUT_OFFSET_KEY = "out_offset:"
 IN_BATCH = 500  # URLs per "IN (...)" query (SQLite's default limit on variables is 32,766)
+
+
+def at_most_per_host(rows: list[tuple[Any, ...]], per_host: int) -> list[tuple[Any, ...]]:
+    """The first ``per_host`` of each host's ``COLUMNS`` rows (in FIFO order): a lease's cap."""
+    taken: dict[str, int] = {}
+    kept = []
+    for row in rows:
+        n = taken.get(row[3], 0)  # row[3]: host
+        if n < per_host:
+            taken[row[3]] = n + 1
+            kept.append(row)
+    return kept

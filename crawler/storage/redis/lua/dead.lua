@@ -1,8 +1,13 @@
--- ARGV: url, depth, host, attempts, expected DLQ id of the url ('' for none), entry JSON
+-- ARGV: url, depth, host, attempts, expected DLQ id of the url ('' for none), entry JSON,
+-- fencing token. Returns the entry's id; -1: the URL's entry changed meanwhile (read it again);
+-- -2: the lease was lost and another worker has leased or stored the URL since (theirs now).
 local url = ARGV[1]
 local current = redis.call('HGET', P .. 'dlq:url', url) or ''
 if current ~= ARGV[5] then return -1 end
 local r = get(url)
+if ARGV[7] ~= '0' and r ~= nil and (r.status == 2 or r.status == 1) and not holds(url, r, ARGV[7]) then
+  return -2
+end
 local old = nil
 if r == nil then
   r = new_record(ARGV[2], ARGV[3], ARGV[4])
@@ -20,6 +25,7 @@ r.status, r.attempts, r.owner = status, ARGV[4], ''
 put(url, r)
 move(old, status)
 redis.call('ZREM', LEASES, url)
+redis.call('HDEL', FENCE, url)
 local id = current
 if id == '' then id = redis.call('INCR', P .. 'dlq:seq') end
 redis.call('HSET', P .. 'dlq', id, ARGV[6])

@@ -1,7 +1,8 @@
--- ARGV: now, clock, expiry, owner, limit, excluded hosts...
+-- ARGV: now, clock, expiry, owner, limit, per_host (0: no cap), excluded hosts...
 reclaim(ARGV[2])
 local now, expiry, owner, limit = ARGV[1], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local excluded, n_excl = excluded_from(6)
+local per_host = tonumber(ARGV[6])
+local excluded, n_excl = excluded_from(7)
 for _, host in ipairs(redis.call('ZRANGEBYSCORE', NEXTS, '-inf', now)) do
   local dkey = P .. 'd:' .. host
   for _, url in ipairs(redis.call('ZRANGEBYSCORE', dkey, '-inf', now)) do
@@ -27,7 +28,14 @@ while taken < limit do
   end
   if best == nil then break end
   local qkey = P .. 'q:' .. best
-  local urls = redis.call('ZRANGEBYSCORE', qkey, '-inf', bound, 'LIMIT', 0, limit - taken)
+  local want = limit - taken
+  if per_host > 0 then
+    -- A host's cap is all it gets from this call (its oldest URLs): it is left out from here on.
+    want, bound = math.min(want, per_host), '+inf'
+    excluded[best] = true
+    n_excl = n_excl + 1
+  end
+  local urls = redis.call('ZRANGEBYSCORE', qkey, '-inf', bound, 'LIMIT', 0, want)
   if #urls > 0 then redis.call('ZREMRANGEBYRANK', qkey, 0, #urls - 1) end
   fix_head(best)
   for _, url in ipairs(urls) do

@@ -3,6 +3,8 @@
 local P = KEYS[1]
 local URLS, COUNTS, LEASES = P .. 'urls', P .. 'counts', P .. 'leases'
 local HEADS, NEXTS = P .. 'heads', P .. 'nexts'
+-- url -> the fencing token of its current lease (docs/workers.md, "Fencing").
+local FENCE = P .. 'fence'
 local FIELDS = {'p', 'l', 'd', 'x', 'a'}
 
 local function get(url)
@@ -59,11 +61,21 @@ local function dequeue(url, r)
   if redis.call('ZREM', P .. 'd:' .. r.host, url) == 1 then fix_next(r.host) end
 end
 
+-- A lease's record as the caller gets it: the URL's record, '|', the lease's fencing token (a
+-- counter: every lease of any URL gets a new one).
 local function lease(url, r, owner, expiry)
   r.status = 1
   r.owner = owner
   redis.call('ZADD', LEASES, expiry, url)
-  return put(url, r)
+  local token = redis.call('INCR', FENCE .. ':seq')
+  redis.call('HSET', FENCE, url, token)
+  return put(url, r) .. '|' .. token
+end
+
+-- True when the lease with `token` still holds `url` (token '0': a caller without a token).
+local function holds(url, r, token)
+  if token == '0' then return true end
+  return r ~= nil and r.status == 1 and redis.call('HGET', FENCE, url) == token
 end
 
 local function unlease(url, owner)
@@ -75,6 +87,7 @@ local function unlease(url, owner)
     enqueue(url, r)
     move(1, 0)
     redis.call('ZREM', LEASES, url)
+    redis.call('HDEL', FENCE, url)
   end
 end
 
