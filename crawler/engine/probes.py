@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 from crawler.config import Config
-from crawler.decide.classify import classify
 from crawler.decide.page_features import head_bytes
 from crawler.decide.soft404 import ProbeAnswer, ProbeBook
 from crawler.engine.hosts import Admission
-from crawler.errors import FetchError, HTTPStatusError
+from crawler.engine.side_requests import side_request
 from crawler.observe.analytics import ErrorAnalytics
-from crawler.records import CrawlSummary
+from crawler.records import CrawlSummary, FailureRecord
 from crawler.storage import Lease, Storage
 from crawler.web.fetch import Fetcher
 from crawler.web.parse import decode_body
@@ -96,32 +94,21 @@ class SoftNotFoundProber:
         """A probe is a request like any other (counted, admitted, its redirects checked, its
         outcome taught to the host's breaker and throttle) but it is never stored, retried or
         dead-lettered: a probe that fails leaves the prefix without a probe answer this run."""
-        self._counters.requests += 1
-        self._analytics.count("requests")
-        started = self._clock()
-        try:
-            resp = await self._fetcher.fetch(probe, hop_check=self._check_hop)
-        except HTTPStatusError as exc:
-            now = self._clock()
-            admission.success(now, now - started, status=exc.status or 0, nbytes=0)
-            return ProbeAnswer(status=exc.status or 0)
-        except FetchError as exc:
-            now = self._clock()
-            record = classify(
-                exc,
-                url=probe,
-                host=admission.host,
-                attempt=1,
-                now=datetime.fromtimestamp(now, UTC),
-                retry_http_codes=self._config.retry.retry_http_codes,
-            )
-            admission.failure(now, record, now - started)
+        answer = await side_request(
+            probe,
+            admission,
+            config=self._config,
+            fetcher=self._fetcher,
+            hop_check=self._check_hop,
+            counters=self._counters,
+            analytics=self._analytics,
+            clock=self._clock,
+        )
+        if isinstance(answer, int):
+            return ProbeAnswer(status=answer)
+        if isinstance(answer, FailureRecord):
             return ProbeAnswer(status=0)
-        except BaseException:
-            admission.cancel()
-            raise
-        now = self._clock()
-        admission.success(now, now - started, status=resp.status, nbytes=len(resp.body))
+        resp = answer
         text, encoding = decode_body(resp.body, resp.content_type)
         return ProbeAnswer.from_response(
             resp.status,

@@ -26,16 +26,14 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from crawler.config import Config
-from crawler.decide.classify import classify
 from crawler.engine.hosts import Admission, HostState
 from crawler.engine.revisit import Recrawl
-from crawler.errors import FetchError, HTTPStatusError
+from crawler.engine.side_requests import side_request
 from crawler.observe.analytics import ErrorAnalytics
-from crawler.records import CrawlSummary
+from crawler.records import CrawlSummary, FailureRecord
 from crawler.storage import Lease, Storage
 from crawler.web.fetch import Fetcher
 from crawler.web.sitemaps import Sitemap, SitemapEntry, parse_sitemap
@@ -149,34 +147,23 @@ class SitemapFeeder:
         self, url: str, admission: Admission, hop_check: Callable[[str], Awaitable[None]]
     ) -> Sitemap | None:
         """One sitemap request, settled on ``admission`` like the soft-404 probe's."""
-        self._counters.requests += 1
-        self._analytics.count("requests")
-        started = self._clock()
-        try:
-            resp = await self._fetcher.fetch(url, hop_check=hop_check)
-        except HTTPStatusError as exc:
-            now = self._clock()
-            admission.success(now, now - started, status=exc.status or 0, nbytes=0)
-            log.info("Sitemap %s: HTTP %s", url, exc.status)
+        answer = await side_request(
+            url,
+            admission,
+            config=self._config,
+            fetcher=self._fetcher,
+            hop_check=hop_check,
+            counters=self._counters,
+            analytics=self._analytics,
+            clock=self._clock,
+        )
+        if isinstance(answer, int):
+            log.info("Sitemap %s: HTTP %s", url, answer)
             return None
-        except FetchError as exc:
-            now = self._clock()
-            record = classify(
-                exc,
-                url=url,
-                host=admission.host,
-                attempt=1,
-                now=datetime.fromtimestamp(now, UTC),
-                retry_http_codes=self._config.retry.retry_http_codes,
-            )
-            admission.failure(now, record, now - started)
-            log.info("Sitemap %s failed: %s", url, record.message)
+        if isinstance(answer, FailureRecord):
+            log.info("Sitemap %s failed: %s", url, answer.message)
             return None
-        except BaseException:
-            admission.cancel()
-            raise
-        now = self._clock()
-        admission.success(now, now - started, status=resp.status, nbytes=len(resp.body))
+        resp, now = answer, self._clock()
         cfg = self._config.recrawl
         # A 50,000-entry file takes a few hundred ms to parse: off the event loop.
         sitemap = await asyncio.to_thread(
