@@ -281,16 +281,15 @@ class Pipeline:
         links: list[str] = []
         data: dict[str, Any] | None = None
         visible: bytes | None = None
-        digests = self._config.crawl.recrawl  # ~0.2 ms a page: only where revisits use it
         if is_html(mtype, resp.body[:512]):
             text, encoding = decode_body(resp.body, resp.content_type)
             await self._judge_page(lease, resp, text, encoding)
-            parsed = parse_html(resp.body, resp.final_url, encoding, with_text=digests)
+            parsed = parse_html(resp.body, resp.final_url, encoding, with_text=True)
             title, links, visible = parsed.title, parsed.links, parsed.text
             selectors = target_data if target_data is not None else self._config.crawl.target_data
             if selectors:
                 data = dict(select_fields(text, selectors))
-        digest = self.recrawl.digest(visible, links, resp.body) if digests else ""
+        digest = self.recrawl.digest(visible, links, resp.body)
         return PageRecord(
             url=lease.url,
             final_url=resp.final_url,
