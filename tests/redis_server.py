@@ -12,10 +12,13 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+
+from crawler.storage.redis import RedisStorage
 
 START_TIMEOUT_S = 10.0
 
@@ -91,3 +94,29 @@ def redis_url_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         yield server.url
     finally:
         server.stop()
+
+
+class Clock:
+    """A settable clock for stores and crawlers (epoch seconds)."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@asynccontextmanager
+async def open_pair(
+    url: str, namespace: str, clock: Callable[[], float], lease_timeout_s: float
+) -> AsyncIterator[tuple[RedisStorage, RedisStorage]]:
+    """Two workers' stores on one namespace and one clock, opened, closed at the end."""
+    a = RedisStorage(url, namespace=namespace, clock=clock, lease_timeout_s=lease_timeout_s)
+    b = RedisStorage(url, namespace=namespace, clock=clock, lease_timeout_s=lease_timeout_s)
+    await a.open()
+    await b.open()
+    try:
+        yield a, b
+    finally:
+        await a.close()
+        await b.close()

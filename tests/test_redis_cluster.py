@@ -28,8 +28,11 @@ from tests.redis_cluster import (
     any_redis_url_fixture,  # noqa: F401 - any_redis_url
     redis_cluster_url_fixture,  # noqa: F401 - redis_cluster_url
 )
-from tests.redis_server import redis_url_fixture  # noqa: F401 - the redis_url fixture
-from tests.test_storage_contract import Clock, entry_for, url
+from tests.redis_server import (
+    Clock,
+    redis_url_fixture,  # noqa: F401 - the redis_url fixture
+)
+from tests.test_storage_contract import entry_for, url
 
 pytestmark = pytest.mark.redis
 

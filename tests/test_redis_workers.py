@@ -30,19 +30,15 @@ from tests.redis_cluster import (
     any_redis_url_fixture,  # noqa: F401 - any_redis_url
     redis_cluster_url_fixture,  # noqa: F401 - redis_cluster_url
 )
-from tests.redis_server import redis_url_fixture  # noqa: F401 - the redis_url fixture
+from tests.redis_server import (
+    Clock,
+    open_pair,
+    redis_url_fixture,  # noqa: F401 - the redis_url fixture
+)
 
 pytestmark = pytest.mark.redis
 
 T = 100.0  # lease_timeout_s of the stores on the injected clock
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def url(n: int, host: str = "a.test") -> str:
@@ -51,17 +47,9 @@ def url(n: int, host: str = "a.test") -> str:
 
 @pytest.fixture
 async def pair(any_redis_url: str) -> AsyncIterator[tuple[RedisStorage, RedisStorage, Clock]]:
-    clock = Clock()
-    ns = f"t-{uuid.uuid4().hex}"
-    a = RedisStorage(any_redis_url, namespace=ns, clock=clock, lease_timeout_s=T)
-    b = RedisStorage(any_redis_url, namespace=ns, clock=clock, lease_timeout_s=T)
-    await a.open()
-    await b.open()
-    try:
+    clock = Clock(1_000_000.0)
+    async with open_pair(any_redis_url, f"t-{uuid.uuid4().hex}", clock, T) as (a, b):
         yield a, b, clock
-    finally:
-        await a.close()
-        await b.close()
 
 
 async def test_a_lapsed_lease_cannot_store_its_page(

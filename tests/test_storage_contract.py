@@ -31,7 +31,11 @@ from tests.redis_cluster import (
     any_redis_url_fixture,  # noqa: F401 - any_redis_url
     redis_cluster_url_fixture,  # noqa: F401 - redis_cluster_url
 )
-from tests.redis_server import redis_url_fixture  # noqa: F401 - the redis_url fixture
+from tests.redis_server import (
+    Clock,
+    open_pair,
+    redis_url_fixture,  # noqa: F401 - the redis_url fixture
+)
 
 BACKENDS = [
     "sqlite",
@@ -41,14 +45,6 @@ BACKENDS = [
 LEASE_TIMEOUT_S = 300.0
 
 MakeStorage = Callable[[], Storage]
-
-
-class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Backend:
@@ -809,17 +805,9 @@ async def two_workers(
 ) -> AsyncIterator[tuple[RedisStorage, RedisStorage, Clock]]:
     """Two workers' stores on one namespace and one clock (on one server, then a cluster)."""
     clock = Clock()
-    namespace = namespace_for(tmp_path)
-    server = any_redis_url
-    a = RedisStorage(server, namespace=namespace, clock=clock, lease_timeout_s=LEASE_TIMEOUT_S)
-    b = RedisStorage(server, namespace=namespace, clock=clock, lease_timeout_s=LEASE_TIMEOUT_S)
-    await a.open()
-    await b.open()
-    try:
+    pair = open_pair(any_redis_url, namespace_for(tmp_path), clock, LEASE_TIMEOUT_S)
+    async with pair as (a, b):
         yield a, b, clock
-    finally:
-        await a.close()
-        await b.close()
 
 
 @pytest.mark.redis
